@@ -1,0 +1,99 @@
+"""Turning a submitted query's `json` parameters into a result plan, or a 4xx error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from supermetrics_emulator.catalog import DATA_SOURCES
+from supermetrics_emulator.rows import ResultPlan, Revision
+
+
+@dataclass
+class ApiError(Exception):
+    """An error answer in the documented shape: HTTP status, code, message, description."""
+
+    status: int
+    code: str
+    message: str
+    description: str = ""
+    retry_after: str | None = None
+
+
+def as_list(value: Any, name: str) -> list[str]:  # noqa: ANN401 - raw JSON
+    """Accept a list of ids or a comma-separated string, as the API does."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise ApiError(400, "PARAMETER_INVALID", f"{name} must be a list or a comma-separated string")
+
+
+_RELATIVE = re.compile(r"^(?P<n>\d+) days? ago$")
+
+
+def parse_day(value: Any, name: str, today: dt.date) -> dt.date:  # noqa: ANN401 - raw JSON
+    """Parse a fixed `YYYY-MM-DD` date or a relative one (`today`, `yesterday`, `N days ago`)."""
+    if not isinstance(value, str):
+        raise ApiError(400, "DATE_INVALID", f"{name} must be a string")
+    text = value.strip().lower()
+    if text == "today":
+        return today
+    if text == "yesterday":
+        return today - dt.timedelta(days=1)
+    if match := _RELATIVE.match(text):
+        return today - dt.timedelta(days=int(match["n"]))
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(
+            400, "DATE_INVALID", f"{name} {value!r} is not a date", "Use YYYY-MM-DD."
+        ) from None
+
+
+def _known(names: list[str], known: Collection[str], kind: str, ds_id: str) -> list[str]:
+    """Refuse an empty list, or a name the data source does not have."""
+    what = f"{kind.lower()}s of {ds_id}"
+    if not names:
+        raise ApiError(400, f"{kind}S_MISSING", f"At least one of the {what} is required")
+    for name in names:
+        if name not in known:
+            raise ApiError(400, f"{kind}_NOT_FOUND", f"{name!r} is not one of the {what}")
+    return names
+
+
+def build_plan(
+    params: dict[str, Any], *, revision: Revision, duplicate_row: int | None
+) -> ResultPlan:
+    """Validate a submitted query and lay out its result."""
+    ds_id = params.get("ds_id")
+    if not ds_id:
+        raise ApiError(400, "DS_ID_MISSING", "Parameter ds_id is required")
+    source = DATA_SOURCES.get(ds_id)
+    if source is None:
+        raise ApiError(400, "DATASOURCE_NOT_FOUND", f"Unknown data source {ds_id!r}")
+    field_ids = _known(as_list(params.get("fields", []), "fields"), source.fields, "FIELD", ds_id)
+    accounts = _known(
+        as_list(params.get("ds_accounts", []), "ds_accounts"), source.accounts, "ACCOUNT", ds_id
+    )
+    today = dt.datetime.now(tz=dt.UTC).date()
+    start = parse_day(params.get("start_date", "yesterday"), "start_date", today)
+    end = parse_day(params.get("end_date", "yesterday"), "end_date", today)
+    if end < start:
+        raise ApiError(400, "DATE_RANGE_INVALID", f"end_date {end} is before start_date {start}")
+    max_rows = params.get("max_rows")
+    if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 0):
+        raise ApiError(400, "PARAMETER_INVALID", "max_rows must be a non-negative integer")
+    return ResultPlan(
+        source,
+        field_ids,
+        start,
+        end,
+        accounts,
+        revision=revision,
+        max_rows=max_rows,
+        duplicate_row=duplicate_row,
+    )

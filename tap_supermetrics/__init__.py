@@ -1,0 +1,1 @@
+"""tap-supermetrics: Supermetrics Enterprise API queries as Singer streams."""

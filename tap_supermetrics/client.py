@@ -1,0 +1,215 @@
+"""The base stream: URL, Bearer auth, the `json` request parameter, errors and retries.
+
+Every request of the tap (submit, poll, page, probe) goes through the SDK's retrying
+request path (`request_decorator`), so 429, 5xx, dropped connections, read timeouts
+and truncated bodies are retried in one place, honouring `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+import weakref
+from collections.abc import Generator
+from functools import cached_property
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import msgspec
+import requests
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.streams import RESTStream
+from singer_sdk.streams.rest import HTTPRequest
+from typing_extensions import override
+
+from tap_supermetrics.config import DEFAULT_BASE_URL
+from tap_supermetrics.errors import (
+    ApiErrorInfo,
+    AuthenticationError,
+    ResultsExpiredError,
+    ResultShapeError,
+    SupermetricsError,
+)
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+STATUS_PATH = "/query/status"
+SUBMIT_PATH = "/query/data/json"
+
+_DECODER = msgspec.json.Decoder()
+#: Decoded bodies, keyed by response: decoded once in `validate_response` (so that a
+#: truncated body is retried), read again by the paginator and `parse_response`.
+_PAYLOADS: weakref.WeakKeyDictionary[requests.Response, Any] = weakref.WeakKeyDictionary()
+
+
+def payload_of(response: requests.Response) -> Any:  # noqa: ANN401 - decoded JSON
+    """Return the decoded body of a validated response."""
+    if response not in _PAYLOADS:
+        _PAYLOADS[response] = _DECODER.decode(response.content)
+    return _PAYLOADS[response]
+
+
+def retry_after_seconds(response: requests.Response | None, now: float) -> float | None:
+    """Read `Retry-After` as seconds (a number, or an HTTP date), or None if absent/unreadable."""
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class SupermetricsStream(RESTStream[int]):
+    """Base for the tap's HTTP streams."""
+
+    path = STATUS_PATH
+    # Values are converted to their schema types in fields.py, once per cell; the SDK's
+    # generic per-record conformance would only repeat that work.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: First wait of the exponential backoff used when there is no `Retry-After`.
+    backoff_base_seconds = 1.0
+
+    @property
+    @override
+    def url_base(self) -> str:
+        return str(self.config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+
+    @cached_property
+    @override
+    def authenticator(self) -> BearerTokenAuthenticator:
+        return BearerTokenAuthenticator(token=self.config["api_key"])
+
+    @property
+    @override
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout", 300))
+
+    @override
+    def backoff_max_tries(self) -> int:
+        return int(self.config.get("max_request_attempts", 6))
+
+    @override
+    def backoff_jitter(self, value: float) -> float:
+        # Jitter is applied in backoff_wait_generator, never on top of a Retry-After.
+        return value
+
+    @override
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:
+        """Wait what `Retry-After` says (clamped), else exponentially with full jitter."""
+        ceiling = float(self.config.get("max_retry_after", 300))
+        attempt = 0
+        exception = yield 0.0
+        while True:
+            attempt += 1
+            response = getattr(exception, "response", None)
+            told = retry_after_seconds(response, time.time())
+            if told is not None:
+                wait = min(told, ceiling)
+            else:
+                exponential = min(ceiling, self.backoff_base_seconds * 2 ** (attempt - 1))
+                wait = exponential / 2 + random.uniform(0, exponential / 2)  # noqa: S311
+            exception = yield wait
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        """Map the documented error answers; decode the body so a truncated one is retried."""
+        status = response.status_code
+        payload = None
+        try:
+            payload = payload_of(response)
+        except msgspec.DecodeError:
+            if status < HTTPStatus.BAD_REQUEST or self._is_retriable(status):
+                msg = f"{self._where(response)}: the body is not valid JSON (truncated?)"
+                raise RetriableAPIError(msg, response) from None
+        info = ApiErrorInfo.from_payload(payload)
+        if self._is_retriable(status):
+            msg = f"{self._where(response)}: HTTP {status}: {info}"
+            raise RetriableAPIError(msg, response)
+        if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN} or (
+            status >= HTTPStatus.BAD_REQUEST and (info.code or "").startswith(("AUTH", "OAUTH"))
+        ):
+            msg = (
+                f"Supermetrics rejected the API key (HTTP {status}, {info}). "
+                "Check the api_key setting."
+            )
+            raise AuthenticationError(msg)
+        if info.code == "STATUS_NOT_FOUND":
+            msg = f"{self._where(response)}: results are no longer available: {info}"
+            raise ResultsExpiredError(msg)
+        if status >= HTTPStatus.BAD_REQUEST:
+            msg = f"{self._where(response)}: HTTP {status}: {info}"
+            raise FatalAPIError(msg)
+        if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict):
+            msg = f"{self._where(response)}: the answer has no 'meta' object"
+            raise ResultShapeError(msg)
+
+    def _is_retriable(self, status: int) -> bool:
+        return status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR
+
+    @staticmethod
+    def _where(response: requests.Response) -> str:
+        # The path only: the query string carries the whole query (never the key, but long).
+        path = urlsplit(response.url).path
+        return f"GET {path}"
+
+    @override
+    def response_error_message(self, response: requests.Response) -> str:
+        info = ApiErrorInfo.from_payload(_safe_payload(response))
+        return f"{self._where(response)}: HTTP {response.status_code}: {info}"
+
+    def request_for(self, endpoint: str, params: dict[str, Any]) -> HTTPRequest:
+        """Build a request: parameters travel as one JSON object in the `json` parameter."""
+        return HTTPRequest(
+            url=f"{self.url_base}{endpoint}",
+            params={"json": json.dumps(params, separators=(",", ":"))},
+            headers=self.http_headers,
+        )
+
+    def call_api(
+        self, endpoint: str, params: dict[str, Any], context: Context | None
+    ) -> dict[str, Any]:
+        """Send one request through the SDK's retrying path and return its decoded body."""
+        http_request = self.request_for(endpoint, params)
+        prepared = self.build_prepared_request(
+            method=http_request.method,
+            url=http_request.url,
+            params=http_request.encode_params(),
+            headers=http_request.headers,
+        )
+        send = self.request_decorator(self._request)  # the SDK's send + validate_response
+        try:
+            response = send(prepared, context)
+        except SupermetricsError:
+            raise
+        except RetriableAPIError as error:
+            msg = f"gave up after {self.backoff_max_tries()} tries: {error}"
+            raise SupermetricsError(msg) from None
+        except requests.exceptions.RequestException as error:
+            msg = (
+                f"GET {endpoint} gave up after {self.backoff_max_tries()} tries: "
+                f"{type(error).__name__}"
+            )
+            raise SupermetricsError(msg) from None
+        payload: dict[str, Any] = payload_of(response)
+        return payload
+
+
+def _safe_payload(response: requests.Response) -> Any:  # noqa: ANN401 - decoded JSON
+    try:
+        return payload_of(response)
+    except msgspec.DecodeError:
+        return None

@@ -1,0 +1,360 @@
+"""The tap's settings: their JSON Schema, and the checks JSON Schema cannot express.
+
+Everything here runs before the first request, so that a typo costs the user one
+clear line instead of a half-finished sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+DEFAULT_BASE_URL = "https://api.supermetrics.com/enterprise/v2"
+
+_STRING_OR_LIST = th.CustomType(
+    {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+)
+
+#: Query parameters passed to Supermetrics unchanged (documented in README "Queries").
+PASS_THROUGH_PARAMETERS = (
+    "ds_segments",
+    "ds_user",
+    "ds_users",
+    "settings",
+    "filter",
+    "order_rows",
+    "order_columns",
+    "max_rows",
+    "cache_minutes",
+    "date_range_type",
+)
+
+QUERY_SCHEMA = th.ObjectType(
+    th.Property("name", th.StringType, required=True, description="Stream name (unique)."),
+    th.Property("ds_id", th.StringType, required=True, description="Data source id, e.g. AW."),
+    th.Property(
+        "fields",
+        th.ArrayType(th.StringType),
+        required=True,
+        description="Field ids, in the order the record's keys should have.",
+    ),
+    th.Property("ds_accounts", _STRING_OR_LIST, description="Account ids (list or CSV)."),
+    th.Property(
+        "date_field",
+        th.StringType,
+        description="Date dimension used as replication key; default `Date` when selected.",
+    ),
+    th.Property(
+        "primary_keys",
+        th.ArrayType(th.StringType),
+        description="Override the key (default: the date field plus every dimension).",
+    ),
+    th.Property("ds_segments", _STRING_OR_LIST, description="Passed through."),
+    th.Property("ds_user", th.StringType, description="Passed through."),
+    th.Property("ds_users", _STRING_OR_LIST, description="Passed through."),
+    th.Property(
+        "settings", th.ObjectType(additional_properties=True), description="Passed through."
+    ),
+    th.Property("filter", th.StringType, description="Passed through."),
+    th.Property("order_rows", _STRING_OR_LIST, description="Passed through."),
+    th.Property("order_columns", th.StringType, description="Passed through."),
+    th.Property("max_rows", th.IntegerType, description="Passed through."),
+    th.Property("cache_minutes", th.IntegerType, description="Passed through."),
+    th.Property(
+        "date_range_type",
+        th.StringType,
+        description="Passed through; only for queries without a date field (full table).",
+    ),
+    additional_properties=False,
+)
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "api_key",
+        th.StringType,
+        required=True,
+        secret=True,
+        description="Supermetrics API key; sent only in the `Authorization: Bearer` header.",
+    ),
+    th.Property(
+        "base_url",
+        th.StringType,
+        default=DEFAULT_BASE_URL,
+        description="API base URL. Must be https, except on loopback (the emulator).",
+    ),
+    th.Property(
+        "start_date",
+        th.DateType,
+        required=True,
+        description="First day to sync (YYYY-MM-DD).",
+        examples=["2024-01-01"],
+    ),
+    th.Property(
+        "end_date",
+        th.DateType,
+        description="Last day to sync (YYYY-MM-DD). Default: yesterday (UTC), the last "
+        "complete day.",
+    ),
+    th.Property(
+        "lookback_days",
+        th.IntegerType,
+        default=3,
+        description="Days before the bookmark that each incremental run reads again, to "
+        "pick up late corrections. 0 re-reads only the bookmark day.",
+    ),
+    th.Property(
+        "window_days",
+        th.IntegerType,
+        default=30,
+        description="Days per Supermetrics query; the date range is split into windows and "
+        "state is saved after each.",
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType,
+        default=25_000,
+        description="Rows per result page (`offset_start`/`offset_end` request).",
+    ),
+    th.Property(
+        "sync_timeout",
+        th.IntegerType,
+        default=0,
+        description="Seconds the submit request may wait for the query to finish. 0 returns "
+        "at once, so that all queries get submitted before any is polled.",
+    ),
+    th.Property(
+        "poll_interval",
+        th.NumberType,
+        default=0.25,
+        description="Seconds before the first status poll; the wait grows by half each poll.",
+    ),
+    th.Property(
+        "max_poll_interval",
+        th.NumberType,
+        default=5.0,
+        description="Largest wait between two status polls, in seconds.",
+    ),
+    th.Property(
+        "query_timeout",
+        th.NumberType,
+        default=14_400,
+        description="Seconds after submitting at which a query that has not finished fails "
+        "the sync (default 4 h, the API's own limit).",
+    ),
+    th.Property(
+        "max_resubmits",
+        th.IntegerType,
+        default=3,
+        description="How often a query whose results expired (STATUS_NOT_FOUND) is "
+        "submitted again before the sync fails.",
+    ),
+    th.Property(
+        "max_request_attempts",
+        th.IntegerType,
+        default=6,
+        description="Tries per HTTP request for 429, 5xx, dropped connections, timeouts and "
+        "truncated bodies.",
+    ),
+    th.Property(
+        "max_retry_after",
+        th.NumberType,
+        default=300,
+        description="Longest `Retry-After` wait honoured, in seconds.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=300,
+        description="Seconds to wait for one HTTP response.",
+    ),
+    th.Property(
+        "schema_cache_dir",
+        th.StringType,
+        description="Directory for discovered field types, so that discovery probes the "
+        "API once per query definition. Default: ~/.cache/tap-supermetrics.",
+    ),
+    th.Property(
+        "queries",
+        th.ArrayType(QUERY_SCHEMA),
+        required=True,
+        description="One stream per entry: see README 'Queries'.",
+    ),
+).to_dict()
+
+
+_DAY_LENGTH = len("YYYY-MM-DD")
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message is one line a user can act on."""
+
+
+@dataclass(frozen=True)
+class QueryDefinition:
+    """One configured query, the recipe of one stream."""
+
+    name: str
+    ds_id: str
+    fields: tuple[str, ...]
+    ds_accounts: list[str] | str | None
+    date_field: str | None
+    primary_keys: tuple[str, ...] | None
+    pass_through: dict[str, Any] = field(default_factory=dict)
+
+    def parameters(self) -> dict[str, Any]:
+        """Return the query parameters common to every request for this query."""
+        params: dict[str, Any] = {"ds_id": self.ds_id, "fields": list(self.fields)}
+        if self.ds_accounts:
+            params["ds_accounts"] = self.ds_accounts
+        params.update(self.pass_through)
+        return params
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """The configured first and last day to sync."""
+
+    start: dt.date
+    end: dt.date
+
+
+def parse_date(config: dict[str, Any], name: str) -> dt.date | None:
+    """Return a date setting, or raise ConfigError naming it."""
+    value = config.get(name)
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) > _DAY_LENGTH and text[_DAY_LENGTH] == "T":  # a timestamp: keep the day
+        text = text[:_DAY_LENGTH]
+    try:
+        if len(text) != _DAY_LENGTH:
+            return _not_a_date(name, value)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return _not_a_date(name, value)
+
+
+def _not_a_date(name: str, value: object) -> dt.date:
+    msg = f"{name} {value!r} is not a date; use YYYY-MM-DD"
+    raise ConfigError(msg)
+
+
+def date_range(config: dict[str, Any], today: dt.date) -> DateRange:
+    """Resolve start and end dates; the end defaults to yesterday, the last full day."""
+    start = parse_date(config, "start_date")
+    if start is None:
+        msg = "start_date is required"
+        raise ConfigError(msg)
+    end = parse_date(config, "end_date")
+    if end is not None and end < start:
+        msg = f"end_date {end} is before start_date {start}"
+        raise ConfigError(msg)
+    return DateRange(start, end or today - dt.timedelta(days=1))
+
+
+def check_settings(config: dict[str, Any], known: set[str]) -> None:
+    """Refuse what JSON Schema lets through: unknown names, bad numbers, unsafe URLs."""
+    unknown = sorted(set(config) - known)
+    if unknown:
+        msg = f"unknown setting(s): {', '.join(unknown)}"
+        raise ConfigError(msg)
+    if not config.get("api_key"):
+        msg = "api_key is required"
+        raise ConfigError(msg)
+    check_base_url(str(config.get("base_url") or DEFAULT_BASE_URL))
+    for name, minimum in (("page_size", 1), ("window_days", 1), ("lookback_days", 0)):
+        if name in config and config[name] < minimum:
+            msg = f"{name} must be at least {minimum}, got {config[name]}"
+            raise ConfigError(msg)
+    for name in ("poll_interval", "max_poll_interval", "query_timeout"):
+        if name in config and config[name] <= 0:
+            msg = f"{name} must be a positive number of seconds, got {config[name]}"
+            raise ConfigError(msg)
+    date_range(config, dt.datetime.now(tz=dt.UTC).date())
+
+
+def check_base_url(url: str) -> None:
+    """Allow https anywhere, plain http only on loopback (the emulator)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return
+    msg = f"base_url must be an https URL (http only for loopback addresses), got {url!r}"
+    raise ConfigError(msg)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
+    """Check the `queries` setting and turn each entry into a QueryDefinition."""
+    entries = config.get("queries")
+    if not entries:
+        msg = "queries must list at least one query"
+        raise ConfigError(msg)
+    definitions: list[QueryDefinition] = []
+    seen: set[str] = set()
+    for number, entry in enumerate(entries):
+        where = f"queries[{number}]"
+        name = entry.get("name") or ""
+        if not name.strip():
+            msg = f"{where}: name is required"
+            raise ConfigError(msg)
+        if name in seen or name == "query_runs":
+            msg = f"{where}: stream name {name!r} is used twice (query_runs is reserved)"
+            raise ConfigError(msg)
+        seen.add(name)
+        definitions.append(_definition(entry, f"{where} ({name})"))
+    return definitions
+
+
+def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
+    if not entry.get("ds_id"):
+        msg = f"{where}: ds_id is required"
+        raise ConfigError(msg)
+    fields = tuple(entry.get("fields") or ())
+    if not fields:
+        msg = f"{where}: fields must name at least one field"
+        raise ConfigError(msg)
+    duplicates = sorted({f for f in fields if fields.count(f) > 1})
+    if duplicates:
+        msg = f"{where}: field(s) listed twice: {', '.join(duplicates)}"
+        raise ConfigError(msg)
+    date_field = entry.get("date_field")
+    if date_field is not None and date_field not in fields:
+        msg = f"{where}: date_field {date_field!r} is not among the fields"
+        raise ConfigError(msg)
+    if date_field is None and "Date" in fields:
+        date_field = "Date"
+    if date_field is not None and entry.get("date_range_type"):
+        msg = f"{where}: date_range_type only applies to queries without a date field"
+        raise ConfigError(msg)
+    primary_keys = entry.get("primary_keys")
+    if primary_keys is not None:
+        missing = [key for key in primary_keys if key not in fields]
+        if missing or not primary_keys:
+            msg = f"{where}: primary_keys must be non-empty and among the fields: {missing}"
+            raise ConfigError(msg)
+    return QueryDefinition(
+        name=entry["name"],
+        ds_id=entry["ds_id"],
+        fields=fields,
+        ds_accounts=entry.get("ds_accounts"),
+        date_field=date_field,
+        primary_keys=tuple(primary_keys) if primary_keys is not None else None,
+        pass_through={
+            key: entry[key] for key in PASS_THROUGH_PARAMETERS if entry.get(key) is not None
+        },
+    )

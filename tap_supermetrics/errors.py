@@ -1,0 +1,77 @@
+"""Errors the tap raises, each carrying a message a user can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from singer_sdk.exceptions import FatalAPIError
+
+
+@dataclass(frozen=True)
+class ApiErrorInfo:
+    """The documented error body: `error.code`, `error.message`, `meta.request_id`."""
+
+    code: str | None = None
+    message: str | None = None
+    description: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> ApiErrorInfo:  # noqa: ANN401 - any decoded JSON
+        """Read what is there; a body of another shape gives empty fields, not an error."""
+        if not isinstance(payload, dict):
+            return cls()
+        error = payload.get("error")
+        meta = payload.get("meta")
+        error = error if isinstance(error, dict) else {}
+        meta = meta if isinstance(meta, dict) else {}
+        return cls(
+            code=_text(error.get("code")),
+            message=_text(error.get("message")),
+            description=_text(error.get("description")),
+            request_id=_text(meta.get("request_id")),
+        )
+
+    def __str__(self) -> str:
+        """`CODE: message (description) [request_id req_1]`, leaving out what is missing."""
+        text = self.code or "no error code"
+        if self.message:
+            text += f": {self.message}"
+        if self.description:
+            text += f" ({self.description})"
+        if self.request_id:
+            text += f" [request_id {self.request_id}]"
+        return text
+
+
+def _text(value: object) -> str | None:
+    return None if value in (None, "") else str(value)[:500]
+
+
+class SupermetricsError(FatalAPIError):
+    """Base of the tap's own failures: none of them is retried by the SDK's backoff."""
+
+
+class AuthenticationError(SupermetricsError):
+    """The API rejected the key (401/403 or an AUTH… code)."""
+
+
+class ResultsExpiredError(SupermetricsError):
+    """STATUS_NOT_FOUND: the query's results are gone; the query must be submitted again."""
+
+
+class QueryFailedError(SupermetricsError):
+    """The query ended FAILURE or STOPPED, or reported a status the tap does not know."""
+
+
+class QueryTimeoutError(SupermetricsError):
+    """The query did not finish within `query_timeout`."""
+
+
+class ResultShapeError(SupermetricsError):
+    """An answer lacks what the documentation promises, or a cell has the wrong type."""
+
+
+class DuplicateKeyError(SupermetricsError):
+    """Two rows share a primary key: a target would silently merge them."""

@@ -1,0 +1,248 @@
+"""One query's life: submit, poll with a growing interval, finish or fail clearly.
+
+Every status has an explicit branch. SCHEDULED/QUEUED/RUNNING keep polling until
+`query_timeout`; SUCCESS hands back the first page; FAILURE and STOPPED fail with the
+API's own error; anything else fails loudly rather than being taken for "no rows".
+Polls ask for the first page (`offset_start`/`offset_end`), so the poll that sees
+SUCCESS already carries the first rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_supermetrics.client import STATUS_PATH, SUBMIT_PATH
+from tap_supermetrics.errors import ApiErrorInfo, QueryFailedError, QueryTimeoutError
+
+PENDING = frozenset({"SCHEDULED", "QUEUED", "RUNNING"})
+GROWTH = 1.5
+
+CallApi = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PollTiming:
+    """How often to poll, and for how long."""
+
+    first_interval: float = 0.25
+    max_interval: float = 5.0
+    query_timeout: float = 14_400.0
+    sync_timeout: int = 0
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> PollTiming:
+        """Read the poll settings."""
+        return cls(
+            first_interval=float(config.get("poll_interval", 0.25)),
+            max_interval=float(config.get("max_poll_interval", 5.0)),
+            query_timeout=float(config.get("query_timeout", 14_400)),
+            sync_timeout=int(config.get("sync_timeout", 0)),
+        )
+
+
+@dataclass
+class QueryRun:
+    """What happened to one submitted query: the `query_runs` record."""
+
+    stream: str
+    ds_id: str
+    start_date: str | None
+    end_date: str | None
+    schedule_id: str | None = None
+    request_id: str | None = None
+    status: str | None = None
+    total_rows: int | None = None
+    run_seconds: float | None = None
+    data_sampled: bool | None = None
+    cache_used: bool | None = None
+    submitted_at: str | None = None
+    finished_at: str | None = None
+    attempts: int = 0
+    status_polls: int = 0
+    rows_emitted: int = 0
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """Return the record for the `query_runs` stream."""
+        return dict(self.__dict__)
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class QueryExecution:
+    """Runs one query to SUCCESS; `describe` prefixes every message (stream and window)."""
+
+    call_api: CallApi
+    params: dict[str, Any]
+    timing: PollTiming
+    run: QueryRun
+    describe: str
+    page_size: int
+    logger: logging.Logger
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    _answer: dict[str, Any] | None = field(default=None, init=False)
+    _submitted_clock: float = field(default=0.0, init=False)
+
+    @property
+    def schedule_id(self) -> str | None:
+        """The id the API gave this query."""
+        return self.run.schedule_id
+
+    def submit(self) -> None:
+        """Send the query; with `sync_timeout` the answer may already be SUCCESS."""
+        self.run.attempts += 1
+        self.run.submitted_at = _utc_now()
+        self._submitted_clock = self.clock()
+        params = {
+            **self.params,
+            "sync_timeout": self.timing.sync_timeout,
+            "offset_start": 0,
+            "offset_end": self.page_size - 1,
+        }
+        answer = self.call_api(SUBMIT_PATH, params)
+        self._note(answer)
+        schedule_id = answer["meta"].get("schedule_id")
+        if not schedule_id and answer["meta"].get("status_code") in PENDING:
+            msg = f"{self.describe}: the API accepted the query but gave no schedule_id"
+            raise QueryFailedError(msg)
+        self.run.schedule_id = str(schedule_id) if schedule_id else None
+        self._answer = answer
+        self.logger.info(
+            "%s: submitted (schedule_id %s, attempt %d)",
+            self.describe,
+            self.run.schedule_id,
+            self.run.attempts,
+        )
+
+    def wait(self) -> dict[str, Any]:
+        """Poll until SUCCESS and return that answer (it holds the first page)."""
+        if self._answer is None:
+            self.submit()
+        assert self._answer is not None  # noqa: S101 - submit() sets it
+        answer = self._answer
+        interval = self.timing.first_interval
+        deadline = self._submitted_clock + self.timing.query_timeout
+        while True:
+            status = str(answer["meta"].get("status_code") or "")
+            if status == "SUCCESS":
+                self._finish(answer)
+                return answer
+            if status in {"FAILURE", "STOPPED"}:
+                self._fail(status, answer)
+            if status not in PENDING:
+                msg = (
+                    f"{self.describe}: the API reported status {status!r}, which the tap "
+                    f"does not know ({ApiErrorInfo.from_payload(answer)}); stopping rather "
+                    "than guessing"
+                )
+                self.run.status = status or None
+                raise QueryFailedError(msg)
+            self._log_progress(status, answer["meta"])
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                msg = (
+                    f"{self.describe}: query {self.run.schedule_id} was still {status} after "
+                    f"query_timeout={self.timing.query_timeout:g}s; raise query_timeout or "
+                    "narrow the query (window_days, fields)"
+                )
+                self.run.status = "TIMEOUT"
+                raise QueryTimeoutError(msg)
+            self.sleep(min(interval, remaining))
+            interval = min(interval * GROWTH, self.timing.max_interval)
+            answer = self.poll()
+
+    def poll(self) -> dict[str, Any]:
+        """Ask for the query's status (and its first page, once done)."""
+        self.run.status_polls += 1
+        params = {
+            "schedule_id": self.run.schedule_id,
+            "offset_start": 0,
+            "offset_end": self.page_size - 1,
+        }
+        answer = self.call_api(STATUS_PATH, params)
+        self._note(answer)
+        return answer
+
+    def resubmit(self) -> None:
+        """Submit again after the results expired (the caller bounds how often)."""
+        self._answer = None
+        self.submit()
+
+    def _note(self, answer: dict[str, Any]) -> None:
+        meta = answer["meta"]
+        self.run.request_id = str(meta.get("request_id") or "") or self.run.request_id
+        self.run.status = str(meta.get("status_code") or "") or self.run.status
+
+    def _finish(self, answer: dict[str, Any]) -> None:
+        meta = answer["meta"]
+        result = _object(meta.get("result"))
+        self.run.finished_at = _utc_now()
+        self.run.total_rows = _int_or_none(result.get("total_rows"))
+        self.run.run_seconds = _float_or_none(result.get("run_seconds"))
+        self.run.data_sampled = _bool_or_none(result.get("data_sampled"))
+        self.run.cache_used = _bool_or_none(result.get("cache_used"))
+        self.logger.info(
+            "%s: SUCCESS, %s rows (schedule_id %s, %d status polls)",
+            self.describe,
+            self.run.total_rows,
+            self.run.schedule_id,
+            self.run.status_polls,
+        )
+        if self.run.data_sampled:
+            self.logger.warning("%s: Supermetrics says the data is sampled", self.describe)
+
+    def _fail(self, status: str, answer: dict[str, Any]) -> None:
+        self.run.finished_at = _utc_now()
+        info = ApiErrorInfo.from_payload(answer)
+        what = "was aborted (STOPPED)" if status == "STOPPED" else "ended with FAILURE"
+        msg = f"{self.describe}: query {self.run.schedule_id} {what}: {info}"
+        self.run.error = str(info)
+        raise QueryFailedError(msg)
+
+    def _log_progress(self, status: str, meta: dict[str, Any]) -> None:
+        progress = _object(meta.get("progress"))
+        workflow = _object(meta.get("workflow"))
+        self.logger.info(
+            "%s: %s, %s/%s sub-queries ready; license queue: %s scheduled, %s running",
+            self.describe,
+            status,
+            progress.get("queries_ready", "?"),
+            progress.get("queries_total", "?"),
+            workflow.get("tasks_scheduled", "?"),
+            workflow.get("tasks_running", "?"),
+        )
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _float_or_none(value: object) -> float | None:
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _bool_or_none(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None

@@ -1,0 +1,358 @@
+"""The streams: one per configured query, and the fixed `query_runs` audit stream.
+
+A record's trip: `get_records` plans the date windows, takes each window's query
+execution from the pool (submitted ahead), waits for SUCCESS, converts the first
+page's rows, lets the SDK page through the rest (`request_records` with the
+`ResultPaginator`), and saves the bookmark once the window's rows are all out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import Stream
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from typing_extensions import override
+
+from tap_supermetrics.client import STATUS_PATH, SupermetricsStream, payload_of
+from tap_supermetrics.config import date_range
+from tap_supermetrics.errors import DuplicateKeyError, ResultsExpiredError, ResultShapeError
+from tap_supermetrics.fields import FieldSpec, RowConverter, ValueConversionError, record_schema
+from tap_supermetrics.lifecycle import PollTiming, QueryExecution, QueryRun
+from tap_supermetrics.pagination import Page, ResultPaginator, read_page
+from tap_supermetrics.resources import schemas_directory
+from tap_supermetrics.windows import DateWindow, advance, first_day, parse_bookmark, split
+
+if TYPE_CHECKING:
+    import requests
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+    from tap_supermetrics.config import QueryDefinition
+    from tap_supermetrics.scheduler import QueryPool
+
+
+def default_primary_keys(fields: Sequence[FieldSpec], date_field: str | None) -> list[str]:
+    """The date field plus every dimension: what makes a Supermetrics row unique."""
+    keys = [date_field] if date_field else []
+    keys += [
+        spec.field_id for spec in fields if spec.field_type == "dim" and spec.field_id not in keys
+    ]
+    return keys
+
+
+class KeyGuard:
+    """Fails on the second row with the same primary key within one query's result.
+
+    A target upserting by key would silently merge such rows. Only 64-bit hashes are
+    kept, so memory grows by a few dozen bytes per row of the current window.
+    """
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        """Watch the values of `keys`."""
+        self.keys = list(keys)
+        self._key_of = itemgetter(*keys) if keys else None
+        self._seen: set[int] = set()
+
+    def check(self, record: dict[str, Any]) -> None:
+        """Remember this record's key, or fail if it was seen before."""
+        if self._key_of is None:
+            return
+        digest = hash(self._key_of(record))
+        if digest in self._seen:
+            values = {key: record.get(key) for key in self.keys}
+            msg = (
+                f"duplicate primary key {values}: two rows would be merged by the target. "
+                "Add the missing dimension to `fields` or set `primary_keys`"
+            )
+            raise DuplicateKeyError(msg)
+        self._seen.add(digest)
+
+
+class _Reading:
+    """What paging needs to know about the window being read."""
+
+    def __init__(
+        self,
+        execution: QueryExecution,
+        converter: RowConverter,
+        guard: KeyGuard,
+        header_names: list[list[str]],
+        offset: int,
+    ) -> None:
+        self.execution = execution
+        self.converter = converter
+        self.guard = guard
+        self.header_names = header_names
+        self.offset = offset
+
+
+class QueryStream(SupermetricsStream):
+    """One configured Supermetrics query."""
+
+    is_sorted = False
+    check_sorted = False
+
+    def __init__(
+        self,
+        tap: Tap,
+        definition: QueryDefinition,
+        fields: list[FieldSpec],
+        pool: QueryPool,
+        runs: list[QueryRun],
+    ) -> None:
+        """Build the stream from its query definition and the fields' API metadata."""
+        super().__init__(tap=tap, name=definition.name, schema=record_schema(fields))
+        self.definition = definition
+        self.field_specs = fields
+        self.replication_key = definition.date_field
+        self.primary_keys = list(
+            definition.primary_keys or default_primary_keys(fields, definition.date_field)
+        )
+        self.timing = PollTiming.from_config(dict(self.config))
+        self.page_size = int(self.config.get("page_size", 25_000))
+        self._pool = pool
+        self._runs = runs
+        self._pages: weakref.WeakKeyDictionary[requests.Response, Page] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._reading: _Reading | None = None
+        pool.register(self)
+
+    # Windows and state --------------------------------------------------------
+
+    def _bookmark(self) -> dt.date | None:
+        state = self.get_context_state(None)
+        if not self.replication_key or state.get("replication_key") != self.replication_key:
+            return None
+        return parse_bookmark(state.get("replication_key_value"))
+
+    def planned_windows(self) -> list[DateWindow | None]:
+        """The windows this run reads, from the config and the bookmark."""
+        configured = date_range(dict(self.config), dt.datetime.now(tz=dt.UTC).date())
+        if self.definition.pass_through.get("date_range_type"):
+            return [None]
+        if not self.replication_key:
+            return [DateWindow(configured.start, configured.end)]
+        lookback = int(self.config.get("lookback_days", 3))
+        start = first_day(configured.start, self._bookmark(), lookback)
+        return list(split(start, configured.end, int(self.config.get("window_days", 30))))
+
+    def _save_bookmark(self, window: DateWindow) -> None:
+        """Move the bookmark to the window's last day (never back) and emit STATE now.
+
+        The SDK would only promote a bookmark at the end of an unsorted stream, and to
+        the largest value seen, which a lookback run can lower. Per-record tracking is
+        off (`_increment_stream_state`) and the bookmark is set here instead, once per
+        fully emitted window.
+        """
+        state = self.get_context_state(None)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = advance(self._bookmark(), window).isoformat()
+        self.state_manager.is_flushed = False
+        self._write_state_message()  # SDK-private: the one place we emit STATE mid-stream
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
+        """Do nothing per record: bookmarks move per window in `_save_bookmark`."""
+
+    # Query executions ---------------------------------------------------------
+
+    def describe(self, window: DateWindow | None) -> str:
+        """`stream 'x', window 2024-01-01..2024-01-31`: the prefix of every message."""
+        return f"stream {self.name!r}, window {window or 'as configured'}"
+
+    def new_execution(self, window: DateWindow | None) -> QueryExecution:
+        """An execution of this stream's query for `window`, not yet submitted."""
+        params = self.definition.parameters()
+        if window is not None:
+            params["start_date"] = window.start.isoformat()
+            params["end_date"] = window.end.isoformat()
+        context = {"stream": self.name, "window": str(window)}
+        run = QueryRun(
+            stream=self.name,
+            ds_id=self.definition.ds_id,
+            start_date=params.get("start_date"),
+            end_date=params.get("end_date"),
+        )
+        return QueryExecution(
+            call_api=lambda endpoint, body: self.call_api(endpoint, body, context),
+            params=params,
+            timing=self.timing,
+            run=run,
+            describe=self.describe(window),
+            page_size=self.page_size,
+            logger=self.logger,
+        )
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self._pool.start()
+        windows = self.planned_windows()
+        if not windows:
+            self.logger.info("Stream %r is up to date: no days to read", self.name)
+        for index, window in enumerate(windows):
+            execution = self._pool.take(self, window)
+            if index + 1 < len(windows):
+                self._pool.submit_ahead(self, windows[index + 1])
+            yield from self._read_window(execution, window)
+            if window is not None and self.replication_key:
+                self._save_bookmark(window)
+
+    def _read_window(
+        self, execution: QueryExecution, window: DateWindow | None
+    ) -> Iterator[dict[str, Any]]:
+        limit = int(self.config.get("max_resubmits", 3))
+        while True:
+            try:
+                answer = execution.wait()
+                yield from self._emit(execution, answer)
+                break
+            except ResultsExpiredError as expired:
+                if execution.run.attempts > limit:
+                    execution.run.error = str(expired)
+                    msg = (
+                        f"{self.describe(window)}: results expired {execution.run.attempts} "
+                        f"times (max_resubmits={limit}); last: {expired}"
+                    )
+                    raise ResultsExpiredError(msg) from None
+                self.logger.warning(
+                    "%s: results expired (%s); submitting the query again and re-reading "
+                    "the window from its first row",
+                    self.describe(window),
+                    expired,
+                )
+                execution.resubmit()
+            finally:
+                self._reading = None
+        self._runs.append(execution.run)
+
+    def _emit(self, execution: QueryExecution, answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Yield the window's records: the first page from `answer`, then the others."""
+        first = read_page(answer, [])
+        converter = self._converter(first.field_meta, execution.describe)
+        header_names = [
+            [str(meta.get("field_name")) for meta in first.field_meta or []],
+            list(self.definition.fields),
+        ]
+        reading = _Reading(execution, converter, KeyGuard(self.primary_keys), header_names, 0)
+        execution.run.rows_emitted = 0
+        yield from self._records(reading, first.rows)
+        more = first.total_rows is None or len(first.rows) < first.total_rows
+        if first.rows and more:
+            self._reading = reading
+            yield from self.request_records({"stream": self.name, "window": execution.describe})
+        total = execution.run.total_rows
+        if total is not None and execution.run.rows_emitted != total:
+            msg = (
+                f"{execution.describe}: the API promised {total} rows, "
+                f"{execution.run.rows_emitted} arrived; refusing to save a bookmark over them"
+            )
+            raise ResultShapeError(msg)
+
+    def _records(
+        self, reading: _Reading, rows: Sequence[Sequence[Any]]
+    ) -> Iterator[dict[str, Any]]:
+        convert = reading.converter.convert
+        check = reading.guard.check
+        run = reading.execution.run
+        number = reading.offset
+        try:
+            for number, row in enumerate(rows, start=reading.offset):  # noqa: B007 - used in except
+                record = convert(row)
+                check(record)
+                yield record
+        except ValueConversionError as error:
+            msg = f"{reading.execution.describe}, row {number}: {error}"
+            raise ResultShapeError(msg) from None
+        except DuplicateKeyError as error:
+            msg = f"{reading.execution.describe}, row {number}: {error}"
+            raise DuplicateKeyError(msg) from None
+        run.rows_emitted += len(rows)
+        reading.offset += len(rows)
+
+    def _converter(self, field_meta: list[dict[str, Any]] | None, describe: str) -> RowConverter:
+        """Order the conversion by the API's columns, typed by the effective schema."""
+        configured = list(self.definition.fields)
+        if field_meta is None:
+            columns = configured
+        else:
+            specs = sorted(
+                enumerate(field_meta),
+                key=lambda item: _column_of(item[1], item[0]),
+            )
+            columns = [FieldSpec.from_meta(meta).field_id for _, meta in specs]
+        if sorted(columns) != sorted(configured):
+            msg = (
+                f"{describe}: the API answered with fields {columns}, but the query asks for "
+                f"{configured}. Supermetrics field ids change over time: update `fields`, "
+                "then run discovery again"
+            )
+            raise ResultShapeError(msg)
+        properties = self.effective_schema.get("properties", {})
+        return RowConverter(columns, [properties.get(column, {}) for column in columns])
+
+    # Paging through the SDK ---------------------------------------------------
+
+    @override
+    def get_new_paginator(self) -> ResultPaginator:
+        offset = self._reading.offset if self._reading else 0
+        return ResultPaginator(offset, self.page_size, self._page_of)
+
+    @override
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        assert self._reading is not None  # noqa: S101 - set by _emit before paging
+        first = int(page.next_page_token or 0)
+        params = {
+            "schedule_id": self._reading.execution.schedule_id,
+            "offset_start": first,
+            "offset_end": first + self.page_size - 1,
+        }
+        return self.request_for(STATUS_PATH, params)
+
+    def _page_of(self, response: requests.Response) -> Page:
+        page = self._pages.get(response)
+        if page is None:
+            header_names = self._reading.header_names if self._reading else []
+            page = read_page(payload_of(response), header_names)
+            self._pages[response] = page
+        return page
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        assert self._reading is not None  # noqa: S101 - set by _emit before paging
+        status = payload_of(response)["meta"].get("status_code")
+        if status not in (None, "SUCCESS"):
+            msg = f"{self._reading.execution.describe}: a result page came with status {status!r}"
+            raise ResultShapeError(msg)
+        yield from self._records(self._reading, self._page_of(response).rows)
+
+
+def _column_of(meta: dict[str, Any], position: int) -> int:
+    column = meta.get("data_column")
+    return column if isinstance(column, int) else position
+
+
+class QueryRunsStream(Stream):
+    """One record per executed Supermetrics query, emitted after the query streams."""
+
+    name = "query_runs"
+    primary_keys = ("schedule_id",)
+    schema = StreamSchema(SchemaDirectory(schemas_directory()), key="query_runs")
+
+    def __init__(self, tap: Tap, runs: list[QueryRun]) -> None:
+        """Report the runs collected in `runs` by the query streams."""
+        super().__init__(tap=tap)
+        self._runs = runs
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        for run in self._runs:
+            yield run.record()
