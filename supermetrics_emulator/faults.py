@@ -14,7 +14,14 @@ from typing import Any
 
 HTTP_ACTIONS = frozenset({"http_error", "drop", "slow", "truncate"})
 QUERY_ACTIONS = frozenset(
-    {"query_failure", "query_stopped", "never_finish", "expire_early", "duplicate_row"}
+    {
+        "query_failure",
+        "query_stopped",
+        "never_finish",
+        "expire_early",
+        "duplicate_row",
+        "unknown_status",
+    }
 )
 
 

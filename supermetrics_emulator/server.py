@@ -172,7 +172,7 @@ class Emulator:
         meta: dict[str, Any] = {
             "request_id": self.next_request_id(),
             "schedule_id": query.schedule_id,
-            "status_code": query.status,
+            "status_code": query.extra.get("status_override", query.status),
             "progress": query.progress(now),
             "workflow": self.store.workflow(),
         }
@@ -247,6 +247,9 @@ def _apply_query_fault(query: Query, rule: FaultRule) -> None:
         query.error = {"code": rule.code or "QUERY_STOPPED", "message": "The query was aborted"}
     elif rule.action == "never_finish":
         query.outcome = "NEVER"
+    elif rule.action == "unknown_status":
+        query.outcome = "NEVER"
+        query.extra["status_override"] = rule.code or "PAUSED"
     elif rule.action == "expire_early":
         query.expire_after_pages = rule.after_pages
         if rule.after_seconds is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from jsonschema import Draft7Validator
 from singer_sdk import typing as th
 
 DEFAULT_BASE_URL = "https://api.supermetrics.com/enterprise/v2"
@@ -257,11 +258,19 @@ def date_range(config: dict[str, Any], today: dt.date) -> DateRange:
     return DateRange(start, end or today - dt.timedelta(days=1))
 
 
-def check_settings(config: dict[str, Any], known: set[str]) -> None:
-    """Refuse what JSON Schema lets through: unknown names, bad numbers, unsafe URLs."""
-    unknown = sorted(set(config) - known)
+def check_settings(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Refuse wrong types, unknown names, bad numbers and unsafe URLs, one line each.
+
+    The SDK validates types only in some modes (not during discovery), so the JSON
+    Schema check runs here too, phrased for a user.
+    """
+    unknown = sorted(set(config) - set(schema["properties"]))
     if unknown:
         msg = f"unknown setting(s): {', '.join(unknown)}"
+        raise ConfigError(msg)
+    for error in sorted(Draft7Validator(schema).iter_errors(config), key=str):
+        where = ".".join(str(part) for part in error.absolute_path) or "config"
+        msg = f"{where}: {error.message}"
         raise ConfigError(msg)
     if not config.get("api_key"):
         msg = "api_key is required"

@@ -75,7 +75,7 @@ class TapSupermetrics(Tap):
         known = copy.deepcopy(self.config_jsonschema)
         self.append_builtin_config(known)
         try:
-            check_settings(dict(self.config), set(known["properties"]))
+            check_settings(dict(self.config), known)
             return query_definitions(dict(self.config))
         except ConfigError as error:
             raise ConfigValidationError(str(error), errors=[str(error)]) from None

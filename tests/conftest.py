@@ -1,0 +1,150 @@
+"""Shared fixtures: the emulator on loopback, and running the real tap command against it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supermetrics_emulator import EmulatorServer
+from supermetrics_emulator.catalog import DATA_SOURCES
+from supermetrics_emulator.rows import ResultPlan, Revision
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "test-secret-key-7f3a9c"
+
+ADS_FIELDS = [
+    "Date",
+    "CampaignName",
+    "Device",
+    "Impressions",
+    "Clicks",
+    "Cost",
+    "CTR",
+    "Conversions",
+]
+GA_FIELDS = ["Date", "Country", "DeviceCategory", "Sessions", "BounceRate", "Revenue"]
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorServer]:
+    """A fresh emulator with quick queries, accepting API_KEY."""
+    with EmulatorServer(api_key=API_KEY, run_seconds=0.05) as server:
+        yield server
+
+
+@dataclass
+class TapRun:
+    """What one run of the tap command left behind."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def records(self, stream: str) -> list[dict[str, Any]]:
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {m["stream"]: m for m in self.messages if m["type"] == "SCHEMA"}
+
+    def states(self) -> list[dict[str, Any]]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    def bookmark(self, stream: str) -> str | None:
+        bookmarks = self.states()[-1].get("bookmarks", {}) if self.states() else {}
+        value = bookmarks.get(stream, {}).get("replication_key_value")
+        return str(value) if value is not None else None
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if "ERROR" in line or "CRITICAL" in line]
+
+
+def base_config(emulator: EmulatorServer, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    """A config reading two queries from the emulator, with a private schema cache."""
+    config: dict[str, Any] = {
+        "api_key": API_KEY,
+        "base_url": emulator.base_url,
+        "start_date": "2024-01-01",
+        "end_date": "2024-01-10",
+        "poll_interval": 0.02,
+        "max_poll_interval": 0.2,
+        "schema_cache_dir": str(tmp_path / "schema-cache"),
+        "queries": [
+            {
+                "name": "ads",
+                "ds_id": "AW",
+                "ds_accounts": ["111-111-1111"],
+                "fields": ADS_FIELDS,
+            }
+        ],
+    }
+    config.update(overrides)
+    return config
+
+
+def run_tap(
+    tmp_path: Path,
+    config: dict[str, Any],
+    *args: str,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> TapRun:
+    """Run `tap-supermetrics` as a user would, and parse what it printed."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    command = [sys.executable, "-m", "tap_supermetrics", "--config", str(config_path), *args]
+    if state is not None:
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps(state))
+        command += ["--state", str(state_path)]
+    if catalog is not None:
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(catalog))
+        command += ["--catalog", str(catalog_path)]
+    completed = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+        cwd=tmp_path,
+    )
+    run = TapRun(completed.returncode, completed.stdout, completed.stderr)
+    if "--discover" not in args and "--about" not in args:
+        run.messages = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+    return run
+
+
+def expected_rows(
+    emulator: EmulatorServer,
+    ds_id: str,
+    fields: list[str],
+    start: str,
+    end: str,
+    accounts: list[str],
+) -> list[dict[str, Any]]:
+    """The rows the emulator's data source holds for this query, computed independently of HTTP."""
+    settings = emulator.emulator.settings
+    plan = ResultPlan(
+        DATA_SOURCES[ds_id],
+        fields,
+        dt.date.fromisoformat(start),
+        dt.date.fromisoformat(end),
+        accounts,
+        revision=Revision(settings.revision, dt.date.fromisoformat(settings.revision_from)),
+    )
+    return [dict(zip(fields, row, strict=True)) for row in plan.rows(0, plan.total_rows - 1)]

@@ -1,0 +1,290 @@
+"""The tap over real HTTP against the emulator: records, schema, state, status paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from supermetrics_emulator import EmulatorServer
+from tests.conftest import (
+    ADS_FIELDS,
+    API_KEY,
+    GA_FIELDS,
+    base_config,
+    expected_rows,
+    run_tap,
+)
+
+
+def two_queries(emulator: EmulatorServer, tmp_path: Path, **overrides: object) -> dict:
+    config = base_config(emulator, tmp_path, window_days=4, page_size=7, **overrides)
+    config["queries"].append(
+        {"name": "ga", "ds_id": "GAWA", "ds_accounts": "properties/1001", "fields": GA_FIELDS}
+    )
+    return config
+
+
+def test_multi_query_sync_emits_every_row_typed_across_pages(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    run = run_tap(tmp_path, two_queries(emulator, tmp_path))
+
+    assert run.returncode == 0, run.stderr
+    ads = expected_rows(emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"])
+    ga = expected_rows(emulator, "GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"])
+    assert run.records("ads") == ads
+    assert run.records("ga") == ga
+    assert len(ads) == 10 * 12 * 3  # days x campaigns x devices, over many 7-row pages
+    assert any(record["Conversions"] is None for record in run.records("ads"))
+    assert any("☀" in record["CampaignName"] for record in run.records("ads"))
+
+    schema = run.schemas()["ads"]
+    properties = schema["schema"]["properties"]
+    assert properties["Date"] == {"type": ["string", "null"], "format": "date"}
+    assert properties["Impressions"]["type"] == ["integer", "null"]
+    assert properties["Cost"]["type"] == ["number", "null"]
+    assert properties["CampaignName"]["type"] == ["string", "null"]
+    assert schema["key_properties"] == ["Date", "CampaignName", "Device"]
+    assert schema["bookmark_properties"] == ["Date"]
+
+    assert run.bookmark("ads") == "2024-01-10"
+    assert run.bookmark("ga") == "2024-01-10"
+    ads_bookmarks = [
+        s["bookmarks"]["ads"]["replication_key_value"]
+        for s in run.states()
+        if "replication_key_value" in s["bookmarks"].get("ads", {})
+    ]
+    assert ads_bookmarks[:3] == ["2024-01-04", "2024-01-08", "2024-01-10"]
+
+    runs = run.records("query_runs")
+    assert [(r["stream"], r["start_date"], r["end_date"]) for r in runs] == [
+        ("ads", "2024-01-01", "2024-01-04"),
+        ("ads", "2024-01-05", "2024-01-08"),
+        ("ads", "2024-01-09", "2024-01-10"),
+        ("ga", "2024-01-01", "2024-01-04"),
+        ("ga", "2024-01-05", "2024-01-08"),
+        ("ga", "2024-01-09", "2024-01-10"),
+    ]
+    assert all(r["status"] == "SUCCESS" and r["attempts"] == 1 for r in runs)
+    assert sum(r["rows_emitted"] for r in runs) == len(ads) + len(ga)
+    assert all(r["schedule_id"] and r["request_id"] and r["finished_at"] for r in runs)
+
+
+def test_records_are_identical_when_numbers_are_strings_and_no_header_row(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.configure(numbers_as_strings=True, header_row=False)
+
+    run = run_tap(tmp_path, base_config(emulator, tmp_path, page_size=10))
+
+    assert run.returncode == 0, run.stderr
+    expected = expected_rows(
+        emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
+    )
+    assert run.records("ads") == expected
+
+
+def test_api_key_travels_only_in_the_authorization_header(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    run = run_tap(tmp_path, base_config(emulator, tmp_path))
+
+    assert run.returncode == 0, run.stderr
+    paths = [entry["path"] for entry in emulator.stats()["request_log"]]
+    assert paths
+    assert not any(API_KEY in path or "api_key" in path for path in paths)
+
+
+def test_rejected_key_fails_at_once_without_printing_it(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = base_config(emulator, tmp_path, api_key="wrong-key-1234567890")
+
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode != 0
+    assert "Supermetrics rejected the API key" in run.stderr
+    assert "wrong-key-1234567890" not in run.stderr + run.stdout
+    assert emulator.stats()["requests"] == {"submit": 1}  # no retries of a final error
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (
+            {"action": "query_failure", "code": "DATA_SOURCE_ERROR", "message": "quota hit"},
+            ["ended with FAILURE", "DATA_SOURCE_ERROR: quota hit", "request_id req_"],
+        ),
+        ({"action": "query_stopped"}, ["was aborted (STOPPED)", "request_id req_"]),
+        ({"action": "unknown_status", "code": "PAUSED"}, ["status 'PAUSED'", "does not know"]),
+    ],
+    ids=["failure", "stopped", "unknown-status"],
+)
+def test_query_that_does_not_succeed_fails_the_sync_with_the_api_error(
+    emulator: EmulatorServer, tmp_path: Path, fault: dict, expected: list[str]
+) -> None:
+    emulator.add_fault(**{**fault, "skip": 1})  # the discovery probe succeeds, the sync does not
+
+    run = run_tap(tmp_path, base_config(emulator, tmp_path))
+
+    assert run.returncode != 0
+    for text in expected:
+        assert text in run.stderr
+    assert "stream 'ads', window 2024-01-01..2024-01-10" in run.stderr
+    assert run.records("ads") == []
+    assert run.bookmark("ads") is None
+
+
+def test_query_that_never_finishes_hits_query_timeout(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.add_fault(action="never_finish", skip=1)
+
+    run = run_tap(tmp_path, base_config(emulator, tmp_path, query_timeout=1))
+
+    assert run.returncode != 0
+    assert "was still RUNNING after query_timeout=1s" in run.stderr
+    polls = emulator.stats()["status_polls"]
+    assert 2 <= max(polls.values()) <= 12  # a growing interval, not a busy loop
+
+
+def test_queued_and_scheduled_queries_are_polled_until_success(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.configure(max_running=1, schedule_seconds=0.1, run_seconds=0.2)
+    config = two_queries(emulator, tmp_path)
+    config["window_days"] = 10
+
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    assert "QUEUED" in run.stderr or "SCHEDULED" in run.stderr
+    assert "license queue" in run.stderr
+    assert len(run.records("ga")) == 10 * 6 * 2
+
+
+def test_expired_results_are_resubmitted_and_the_window_is_read_again(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = base_config(emulator, tmp_path, page_size=50)
+    run_tap(tmp_path, config, "--discover")  # fill the schema cache first
+    emulator.add_fault(action="expire_early", after_pages=2)
+
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    assert "results expired" in run.stderr
+    expected = expected_rows(
+        emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
+    )
+    records = run.records("ads")
+    keys = {(r["Date"], r["CampaignName"], r["Device"]): r for r in records}
+    assert len(keys) == len(expected)  # nothing lost
+    assert all(keys[(r["Date"], r["CampaignName"], r["Device"])] == r for r in expected)
+    (query_run,) = run.records("query_runs")
+    assert query_run["attempts"] == 2
+    assert query_run["rows_emitted"] == len(expected)
+
+
+def test_results_that_keep_expiring_fail_after_max_resubmits(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = base_config(emulator, tmp_path, page_size=50, max_resubmits=2)
+    run_tap(tmp_path, config, "--discover")
+    emulator.add_fault(action="expire_early", after_pages=1, times=0)
+
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode != 0
+    assert "results expired 3 times (max_resubmits=2)" in run.stderr
+    assert run.bookmark("ads") is None
+
+
+def test_duplicate_primary_key_fails_naming_the_key(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.add_fault(action="duplicate_row", row=5, skip=1)
+
+    run = run_tap(tmp_path, base_config(emulator, tmp_path))
+
+    assert run.returncode != 0
+    assert "duplicate primary key {'Date': '2024-01-01'" in run.stderr
+    assert "row 6" in run.stderr
+
+
+def test_discovery_gives_the_sync_schema_and_probes_only_once(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = base_config(emulator, tmp_path)
+
+    first = run_tap(tmp_path, config, "--discover")
+    submits_after_first = emulator.stats()["requests"].get("submit", 0)
+    second = run_tap(tmp_path, config, "--discover")
+    submits_after_second = emulator.stats()["requests"].get("submit", 0)
+
+    assert first.returncode == 0, first.stderr
+    assert submits_after_first == 1  # one small probe query
+    assert submits_after_second == 1  # the cache answered
+    assert first.stdout == second.stdout
+    catalog = json.loads(first.stdout)
+    entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "ads")
+    sync = run_tap(tmp_path, config, catalog=catalog)
+    assert sync.returncode == 0, sync.stderr
+    assert sync.schemas()["ads"]["schema"] == entry["schema"]
+    assert sync.schemas()["ads"]["key_properties"] == entry["key_properties"]
+    probe = emulator.stats()["request_log"][0]["params"]
+    assert probe["max_rows"] == 1
+    assert probe["start_date"] == probe["end_date"] == "2024-01-10"
+
+
+def test_sync_with_a_catalog_sends_no_probe(emulator: EmulatorServer, tmp_path: Path) -> None:
+    config = base_config(emulator, tmp_path)
+    catalog = json.loads(run_tap(tmp_path, config, "--discover").stdout)
+    config["schema_cache_dir"] = str(tmp_path / "empty-cache")
+    before = emulator.stats()["requests"].get("submit", 0)
+
+    run = run_tap(tmp_path, config, catalog=catalog)
+
+    assert run.returncode == 0, run.stderr
+    assert emulator.stats()["requests"]["submit"] - before == 1  # the one window, no probe
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"api_key": None}, "api_key"),
+        ({"queries": []}, "queries must list at least one query"),
+        ({"start_date": "2024-13-45"}, "start_date '2024-13-45' is not a date"),
+        ({"end_date": "2023-12-01"}, "end_date 2023-12-01 is before start_date 2024-01-01"),
+        ({"page_size": 0}, "page_size must be at least 1"),
+        ({"unknown_thing": 1}, "unknown setting(s): unknown_thing"),
+        ({"base_url": "http://api.example.com/enterprise/v2"}, "base_url must be an https URL"),
+        ({"queries": "DUPLICATE"}, "stream name 'ads' is used twice"),
+        ({"queries": "EMPTY_FIELDS"}, "fields must name at least one field"),
+        ({"queries": "BAD_DATE_FIELD"}, "date_field 'Day' is not among the fields"),
+    ],
+)
+def test_bad_config_is_refused_before_any_request(
+    emulator: EmulatorServer, tmp_path: Path, change: dict, message: str
+) -> None:
+    config = base_config(emulator, tmp_path)
+    query = config["queries"][0]
+    special = {
+        "DUPLICATE": [query, dict(query)],
+        "EMPTY_FIELDS": [{**query, "fields": []}],
+        "BAD_DATE_FIELD": [{**query, "date_field": "Day"}],
+    }
+    for key, value in change.items():
+        if value is None:
+            config.pop(key)
+        else:
+            config[key] = special.get(value, value) if isinstance(value, str) else value
+
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode != 0
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert emulator.stats()["requests"] == {}
