@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import time
 import weakref
@@ -96,7 +97,7 @@ class SupermetricsStream(RESTStream[int]):
     @property
     @override
     def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 300))
+        return math.ceil(float(self.config.get("request_timeout", 300)))
 
     @override
     def backoff_max_tries(self) -> int:

@@ -21,6 +21,10 @@ _STRING_OR_LIST = th.CustomType(
     {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 )
 
+#: Seconds, as a JSON number or a numeric string: Meltano hands settings without a
+#: numeric kind over as strings, and its `decimal` kind cannot be set from env vars.
+_SECONDS = th.CustomType({"type": ["number", "string"], "pattern": r"^[0-9]+(\.[0-9]+)?$"})
+
 #: Query parameters passed to Supermetrics unchanged (documented in README "Queries").
 PASS_THROUGH_PARAMETERS = (
     "ds_segments",
@@ -130,19 +134,19 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "poll_interval",
-        th.NumberType,
+        _SECONDS,
         default=0.25,
         description="Seconds before the first status poll; the wait grows by half each poll.",
     ),
     th.Property(
         "max_poll_interval",
-        th.NumberType,
+        _SECONDS,
         default=5.0,
         description="Largest wait between two status polls, in seconds.",
     ),
     th.Property(
         "query_timeout",
-        th.NumberType,
+        _SECONDS,
         default=14_400,
         description="Seconds after submitting at which a query that has not finished fails "
         "the sync (default 4 h, the API's own limit).",
@@ -163,13 +167,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_retry_after",
-        th.NumberType,
+        _SECONDS,
         default=300,
         description="Longest `Retry-After` wait honoured, in seconds.",
     ),
     th.Property(
         "request_timeout",
-        th.NumberType,
+        _SECONDS,
         default=300,
         description="Seconds to wait for one HTTP response.",
     ),
@@ -280,8 +284,8 @@ def check_settings(config: dict[str, Any], schema: dict[str, Any]) -> None:
         if name in config and config[name] < minimum:
             msg = f"{name} must be at least {minimum}, got {config[name]}"
             raise ConfigError(msg)
-    for name in ("poll_interval", "max_poll_interval", "query_timeout"):
-        if name in config and config[name] <= 0:
+    for name in ("poll_interval", "max_poll_interval", "query_timeout", "request_timeout"):
+        if name in config and float(config[name]) <= 0:
             msg = f"{name} must be a positive number of seconds, got {config[name]}"
             raise ConfigError(msg)
     date_range(config, dt.datetime.now(tz=dt.UTC).date())
