@@ -96,6 +96,8 @@ GOOGLE_ADS = DataSource(
         Field("CTR", "CTR", "met", PERCENT),
         Field("Conversions", "Conversions", "met", FLOAT),
         Field("ConversionRate", "Conversion rate", "met", PERCENT),
+        Field("VideoViews", "Video views", "met", INT),
+        Field("AverageCpc", "Avg. CPC", "met", CURRENCY),
     ),
 )
 
