@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 
 
 def _bin_dir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not found:
         msg = "PostgreSQL server binaries not found: run scripts/bootstrap --postgres"
         raise RuntimeError(msg)

@@ -8,6 +8,7 @@ SQLite system database.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -138,21 +139,18 @@ def pipeline(
 
 def warehouse_rows(emulator: EmulatorServer, start: str, end: str) -> list[tuple[Any, ...]]:
     """The emulator's rows as PostgreSQL returns them (date, numeric → Decimal)."""
-    import datetime as dt
-
-    rows = []
-    for row in expected_rows(emulator, "AW", FIELDS, start, end, ["111-111-1111"]):
-        rows.append(
-            (
-                dt.date.fromisoformat(row["Date"]),
-                row["CampaignName"],
-                row["Device"],
-                row["Impressions"],
-                row["Clicks"],
-                Decimal(str(row["Cost"])),
-                None if row["Conversions"] is None else Decimal(str(row["Conversions"])),
-            )
+    rows = [
+        (
+            dt.date.fromisoformat(row["Date"]),
+            row["CampaignName"],
+            row["Device"],
+            row["Impressions"],
+            row["Clicks"],
+            Decimal(str(row["Cost"])),
+            None if row["Conversions"] is None else Decimal(str(row["Conversions"])),
         )
+        for row in expected_rows(emulator, "AW", FIELDS, start, end, ["111-111-1111"])
+    ]
     return sorted(rows, key=lambda row: row[:3])
 
 
