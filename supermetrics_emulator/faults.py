@@ -12,7 +12,7 @@ import threading
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-HTTP_ACTIONS = frozenset({"http_error", "drop", "slow", "truncate"})
+HTTP_ACTIONS = frozenset({"http_error", "drop", "slow", "truncate", "malform"})
 QUERY_ACTIONS = frozenset(
     {
         "query_failure",
@@ -44,6 +44,7 @@ class FaultRule:
     after_pages: int | None = None
     after_seconds: float | None = None
     row: int = 0
+    kind: str = "no_meta"  # malform: "no_meta", "short_row" or "bad_value"
     seen: int = 0
     fired: int = 0
 
@@ -117,6 +118,11 @@ class FaultBook:
                 if rule._take():  # noqa: SLF001 - the book owns its rules
                     return rule
         return None
+
+    def give_back(self, rule: FaultRule) -> None:
+        """Undo one firing of `rule`: it did not apply to the answer after all."""
+        with self._lock:
+            rule.fired -= 1
 
     def take_query(self, params: dict[str, Any]) -> list[FaultRule]:
         """Return the query-level rules that fire for a newly submitted query."""

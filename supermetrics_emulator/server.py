@@ -274,6 +274,19 @@ def _status_url(base_url: str, schedule_id: str, first: int, last: int) -> str:
     return f"{base_url}/query/status?{urlencode({'json': json.dumps(spec)})}"
 
 
+def _malform(body: Any, kind: str) -> Any:  # noqa: ANN401 - any JSON document
+    """Break an answer the way a faulty API might: drop `meta`, or spoil the last row."""
+    if kind == "no_meta":
+        return {key: value for key, value in body.items() if key != "meta"}
+    rows = body.get("data") or []
+    if len(rows) > 1:
+        if kind == "short_row":
+            rows[-1] = rows[-1][:-1]
+        elif kind == "bad_value":
+            rows[-1] = [*rows[-1][:-1], "n/a"]
+    return body
+
+
 def error_document(error: ApiError, request_id: str) -> dict[str, Any]:
     """Return the documented error body."""
     return {
@@ -335,6 +348,9 @@ class _Handler(BaseHTTPRequestHandler):
                 retry_after=fault.retry_after,
             )
         status, body = self._serve(endpoint, params)
+        if fault and fault.action == "malform" and len(body.get("data") or []) < 2:  # noqa: PLR2004
+            emulator.faults.give_back(fault)  # spoil an answer with rows, not a poll
+            fault = None
         return fault, status, body
 
     def do_POST(self) -> None:
@@ -419,6 +435,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
         fault: FaultRule | None = None,
     ) -> None:
+        if fault and fault.action == "malform":
+            body = _malform(body, fault.kind)
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         if fault and fault.action == "truncate":
             payload = payload[: max(1, len(payload) // 2)]

@@ -11,6 +11,7 @@ import email.utils
 import json
 import math
 import random
+import re
 import time
 import weakref
 from collections.abc import Generator
@@ -44,6 +45,8 @@ STATUS_PATH = "/query/status"
 SUBMIT_PATH = "/query/data/json"
 
 _DECODER = msgspec.json.Decoder()
+#: A request's query string, cut from connection errors: it holds the whole query.
+_QUERY_STRING = re.compile(r"\?json=[^\s)'\"]*")
 #: Decoded bodies, keyed by response: decoded once in `validate_response` (so that a
 #: truncated body is retried), read again by the paginator and `parse_response`.
 _PAYLOADS: weakref.WeakKeyDictionary[requests.Response, Any] = weakref.WeakKeyDictionary()
@@ -181,7 +184,7 @@ class SupermetricsStream(RESTStream[int]):
         )
 
     def call_api(
-        self, endpoint: str, params: dict[str, Any], context: Context | None
+        self, endpoint: str, params: dict[str, Any], context: Context | None, describe: str
     ) -> dict[str, Any]:
         """Send one request through the SDK's retrying path and return its decoded body."""
         http_request = self.request_for(endpoint, params)
@@ -194,19 +197,31 @@ class SupermetricsStream(RESTStream[int]):
         send = self.request_decorator(self._request)  # the SDK's send + validate_response
         try:
             response = send(prepared, context)
-        except SupermetricsError:
-            raise
-        except RetriableAPIError as error:
-            msg = f"gave up after {self.backoff_max_tries()} tries: {error}"
-            raise SupermetricsError(msg) from None
-        except requests.exceptions.RequestException as error:
-            msg = (
-                f"GET {endpoint} gave up after {self.backoff_max_tries()} tries: "
-                f"{type(error).__name__}"
-            )
-            raise SupermetricsError(msg) from None
+        except (FatalAPIError, RetriableAPIError, requests.exceptions.RequestException) as error:
+            raise self.explain(error, describe) from None
         payload: dict[str, Any] = payload_of(response)
         return payload
+
+    def explain(self, error: Exception, describe: str) -> Exception:
+        """Say which stream and window failed, and why, once retries are spent.
+
+        Expired results pass through unchanged: the caller submits the query again.
+        """
+        if isinstance(error, ResultsExpiredError):
+            return error
+        if isinstance(error, RetriableAPIError):
+            text = f"gave up after {self.backoff_max_tries()} tries: {error}"
+        elif isinstance(error, requests.exceptions.RequestException):
+            reason = _QUERY_STRING.sub("", str(error))[:300]
+            text = (
+                f"gave up after {self.backoff_max_tries()} tries: {type(error).__name__}: {reason}"
+            )
+        else:
+            text = str(error)
+        if text.startswith(describe):
+            return error
+        kind = type(error) if isinstance(error, SupermetricsError) else SupermetricsError
+        return kind(f"{describe}: {text}")
 
 
 def _safe_payload(response: requests.Response) -> Any:  # noqa: ANN401 - decoded JSON

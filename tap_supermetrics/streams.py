@@ -14,7 +14,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from requests.exceptions import RequestException
 from singer_sdk import Stream
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
@@ -176,6 +178,7 @@ class QueryStream(SupermetricsStream):
             params["start_date"] = window.start.isoformat()
             params["end_date"] = window.end.isoformat()
         context = {"stream": self.name, "window": str(window)}
+        describe = self.describe(window)
         run = QueryRun(
             stream=self.name,
             ds_id=self.definition.ds_id,
@@ -183,11 +186,11 @@ class QueryStream(SupermetricsStream):
             end_date=params.get("end_date"),
         )
         return QueryExecution(
-            call_api=lambda endpoint, body: self.call_api(endpoint, body, context),
+            call_api=lambda endpoint, body: self.call_api(endpoint, body, context, describe),
             params=params,
             timing=self.timing,
             run=run,
-            describe=self.describe(window),
+            describe=describe,
             page_size=self.page_size,
             logger=self.logger,
         )
@@ -248,7 +251,11 @@ class QueryStream(SupermetricsStream):
         more = first.total_rows is None or len(first.rows) < first.total_rows
         if first.rows and more:
             self._reading = reading
-            yield from self.request_records({"stream": self.name, "window": execution.describe})
+            context = {"stream": self.name, "window": execution.describe}
+            try:
+                yield from self.request_records(context)
+            except (FatalAPIError, RetriableAPIError, RequestException) as error:
+                raise self.explain(error, execution.describe) from None
         total = execution.run.total_rows
         if total is not None and execution.run.rows_emitted != total:
             msg = (

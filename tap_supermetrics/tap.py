@@ -141,7 +141,7 @@ class TapSupermetrics(Tap):
             params.update(start_date=day.isoformat(), end_date=day.isoformat())
         describe = f"stream {definition.name!r}, discovery probe"
         execution = QueryExecution(
-            call_api=lambda endpoint, body: client.call_api(endpoint, body, None),
+            call_api=lambda endpoint, body: client.call_api(endpoint, body, None, describe),
             params=params,
             timing=PollTiming.from_config(dict(self.config)),
             run=QueryRun(definition.name, definition.ds_id, day.isoformat(), day.isoformat()),
