@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from supermetrics_emulator.catalog import BOOL, CURRENCY, FLOAT, INT, PERCENT, DataSource
 
@@ -112,53 +113,91 @@ class ResultPlan:
     def rows(self, first: int, last: int) -> Iterator[list[object]]:
         """Yield rows `first`..`last` (inclusive), computing each from its index."""
         last = min(last, self.total_rows - 1)
-        for index in range(first, last + 1):
-            natural = index
-            if self.duplicate_row is not None and index > self.duplicate_row:
-                natural = index - 1
-            yield self.row(natural)
+        if last < first:
+            return
+        duplicate = self.duplicate_row
+        if duplicate is None or last < duplicate:
+            yield from self._generate(first, last - first + 1)
+            return
+        # Rows after the injected duplicate are shifted by one.
+        if first <= duplicate:
+            yield from self._generate(first, duplicate - first + 1)
+            first = duplicate + 1
+        yield from self._generate(first - 1, last - first + 1)
 
     def row(self, index: int) -> list[object]:
         """Compute the row at `index` of the natural (duplicate-free) result."""
-        positions = [0] * len(self.axes)
-        remainder = index
-        for axis_number in range(len(self.axes) - 1, -1, -1):
-            remainder, positions[axis_number] = divmod(remainder, self.axes[axis_number].size)
-        key = 0
-        for axis_number, position in enumerate(positions):
-            key = (key + self.axes[axis_number].seeds[position] * (2 * axis_number + 1)) & _MASK
-        key = mix64(key)
-        revised = self.revision.number if positions[0] >= self._revised_from_day else 0
-        out: list[object] = []
+        return next(self._generate(index, 1))
+
+    def _generate(self, start: int, count: int) -> Iterator[list[object]]:
+        positions = []
+        remainder = start
+        for axis in reversed(self.axes):
+            remainder, position = divmod(remainder, axis.size)
+            positions.append(position)
+        positions.reverse()
+        count = max(0, min(count, self.natural_rows - start))
+        return self._compiled(positions, count, self._revised_from_day, self.revision.number)
+
+    @cached_property
+    def _compiled(self) -> Callable[..., Iterator[list[object]]]:
+        """Compile a row generator for this plan: it runs for every row served.
+
+        Positions advance like an odometer (the last axis fastest); each row's key is
+        the sum of its positions' seeds, and every metric is a cheap function of it.
+        """
+        names: dict[str, object] = {"P": _PRIME, "D": tuple(self._day_labels)}
+        axes = range(len(self.axes))
+        for number in axes:
+            names[f"S{number}"] = tuple(
+                (seed * (2 * number + 1)) % _PRIME for seed in self.axes[number].seeds
+            )
+        cells = []
         for column, item in enumerate(self.fields):
             if item.field_type == "met":
-                out.append(_metric(item.data_type, mix64(key ^ (column + 1) * 0x9E37), revised))
+                names[f"M{column}"] = 1 + mix64(column + 17) % (_PRIME - 1)
+                cells.append(_METRIC_SOURCES.get(item.data_type, _TEXT_METRIC).format(c=column))
             elif item.is_date:
-                out.append(self._day_labels[positions[0]])
-            elif item.is_account:
-                out.append(self._account_labels[positions[self._axis_of[item.field_id]]])
+                cells.append("D[p0]")
             else:
-                position = positions[self._axis_of[item.attribute_of or item.field_id]]
-                out.append(item.values[position])
-        return out
+                axis = self._axis_of[item.attribute_of or item.field_id]
+                names[f"V{column}"] = (
+                    self._account_labels if item.is_account else tuple(item.values)
+                )
+                cells.append(f"V{column}[p{axis}]")
+        unpack = ", ".join(f"p{n}" for n in axes)
+        seed_sum = " + ".join(f"S{n}[p{n}]" for n in axes)
+        odometer = ""
+        indent = "        "
+        for number in reversed(axes):
+            names[f"N{number}"] = self.axes[number].size
+            odometer += f"{indent}p{number} += 1\n{indent}if p{number} == N{number}:\n"
+            indent += "    "
+            odometer += f"{indent}p{number} = 0\n" if number else f"{indent}pass\n"
+        source = (
+            f"def generate(positions, count, revised_from, revision):\n"
+            f"    {unpack}, = positions\n"
+            f"    for _ in range(count):\n"
+            f"        h = ({seed_sum}) * 2654435761 % P\n"
+            f"        rev = revision if p0 >= revised_from else 0\n"
+            f"        yield [{', '.join(cells)}]\n"
+            f"{odometer}"
+        )
+        exec(compile(source, "<emulator rows>", "exec"), names)  # noqa: S102 - our own source
+        generate: Callable[..., Iterator[list[object]]] = names["generate"]  # type: ignore[assignment]
+        return generate
 
 
-def _float_metric(bits: int, revised: int) -> float | None:
-    if (bits >> 50) % 11 == 0:  # about one value in eleven is missing, as in real data
-        return None
-    return round((bits % 1_000_000) / 100 + revised, 2)
+_PRIME = 4_294_967_291  # the largest prime below 2**32: keeps every product a small int
 
-
-_METRICS: dict[str, Callable[[int, int], object]] = {
-    INT: lambda bits, revised: bits % 10_000 + revised,
-    PERCENT: lambda bits, _: round((bits % 10_000) / 100, 2),
-    CURRENCY: lambda bits, revised: round((bits % 10_000_000) / 100 + revised * 1.5, 2),
-    FLOAT: _float_metric,
-    BOOL: lambda bits, _: bool(bits & 1),
+#: Metric cells as expressions of the row key `h`, the column multiplier and `rev`.
+#: Values are integers divided by 100, so they print with at most two decimals.
+_TEXT_METRIC = "str(h * M{c} % P % 1000)"
+_METRIC_SOURCES = {
+    INT: "h * M{c} % P % 10000 + rev",
+    PERCENT: "h * M{c} % P % 10000 / 100",
+    CURRENCY: "(h * M{c} % P % 10000000 + rev * 150) / 100",
+    FLOAT: "(None if (b{c} := h * M{c} % P) // 1000000 % 11 == 0 "
+    "else (b{c} % 1000000 + rev * 100) / 100)",
+    BOOL: "h * M{c} % P % 2 == 1",
 }
-
-
-def _metric(data_type: str, bits: int, revised: int) -> object:
-    """Turn 64 random bits into a plausible metric value of `data_type`."""
-    make = _METRICS.get(data_type)
-    return make(bits, revised) if make else str(bits % 1000)

@@ -8,6 +8,7 @@ and truncated bodies are retried in one place, honouring `Retry-After`.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 import random
@@ -15,6 +16,7 @@ import re
 import time
 import weakref
 from collections.abc import Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -52,10 +54,35 @@ _QUERY_STRING = re.compile(r"\?json=[^\s)'\"]*")
 _PAYLOADS: weakref.WeakKeyDictionary[requests.Response, Any] = weakref.WeakKeyDictionary()
 
 
+class _Envelope(msgspec.Struct):
+    """An answer's top level. Rows stay raw JSON until the stream's converter reads them."""
+
+    meta: Any = None
+    error: Any = None
+    data: list[msgspec.Raw] | None = None
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
+
 def payload_of(response: requests.Response) -> Any:  # noqa: ANN401 - decoded JSON
-    """Return the decoded body of a validated response."""
+    """Return the decoded body: `meta` and `error` decoded, `data` as raw rows.
+
+    Raises:
+        msgspec.DecodeError: the body is not JSON (a truncated answer, say).
+    """
     if response not in _PAYLOADS:
-        _PAYLOADS[response] = _DECODER.decode(response.content)
+        content = response.content
+        try:
+            envelope = _ENVELOPE.decode(content)
+            payload: Any = {
+                "meta": envelope.meta,
+                "error": envelope.error,
+                "data": envelope.data,
+            }
+        except msgspec.ValidationError:  # JSON, but not of the documented shape
+            payload = _DECODER.decode(content)
+        _PAYLOADS[response] = payload
     return _PAYLOADS[response]
 
 
@@ -77,6 +104,46 @@ def retry_after_seconds(response: requests.Response | None, now: float) -> float
     return max(0.0, when.timestamp() - now)
 
 
+class PrefetchingSession(requests.Session):
+    """A session that can send the next page's request before the SDK asks for it.
+
+    While the tap converts and writes page N, page N+1 travels (a socket read releases
+    the GIL). The SDK's own request path then finds the answer waiting: `send` hands
+    back the prefetched response for the same URL, and everything else (retries,
+    `validate_response`) happens as usual. A prefetch that failed is sent again.
+    """
+
+    def __init__(self) -> None:
+        """Start with one background sender and nothing in flight."""
+        super().__init__()
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-prefetch")
+        self._ahead: dict[str, Future[requests.Response]] = {}
+
+    def prefetch(self, request: requests.PreparedRequest, **kwargs: Any) -> None:  # noqa: ANN401
+        """Start sending `request` in the background."""
+        if request.url and request.url not in self._ahead:
+            send = functools.partial(requests.Session.send, self, request, **kwargs)
+            self._ahead[request.url] = self._sender.submit(send)
+
+    @override
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        future = self._ahead.pop(request.url or "", None)
+        if future is not None:
+            try:
+                return future.result()
+            except requests.exceptions.RequestException:
+                pass  # send it again in the foreground, under the SDK's retry policy
+        return super().send(request, **kwargs)
+
+    @override
+    def close(self) -> None:
+        for future in self._ahead.values():
+            future.cancel()
+        self._ahead.clear()
+        self._sender.shutdown(wait=False)
+        super().close()
+
+
 class SupermetricsStream(RESTStream[int]):
     """Base for the tap's HTTP streams."""
 
@@ -96,6 +163,23 @@ class SupermetricsStream(RESTStream[int]):
     @override
     def authenticator(self) -> BearerTokenAuthenticator:
         return BearerTokenAuthenticator(token=self.config["api_key"])
+
+    @cached_property
+    @override
+    def requests_session(self) -> PrefetchingSession:
+        return PrefetchingSession()
+
+    def prefetch(self, http_request: HTTPRequest) -> None:
+        """Start sending a request that the SDK's paging will make next."""
+        prepared = self.build_prepared_request(
+            method=http_request.method,
+            url=http_request.url,
+            params=http_request.encode_params(),
+            headers=http_request.headers,
+        )
+        self.requests_session.prefetch(
+            self.authenticator(prepared), timeout=self.timeout, allow_redirects=self.allow_redirects
+        )
 
     @property
     @override

@@ -12,7 +12,9 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 LOGGER = logging.getLogger("tap_supermetrics.fields")
 
@@ -120,7 +122,12 @@ def base_type(schema: dict[str, Any]) -> str:
 
 
 class ValueConversionError(ValueError):
-    """A cell does not parse as its declared type."""
+    """A cell does not parse as its declared type; `index` is its row in the page."""
+
+    def __init__(self, message: object, index: int = 0) -> None:
+        """Keep the row's position in its page."""
+        super().__init__(message)
+        self.index = index
 
 
 def _to_integer(value: Any) -> int | None:  # noqa: ANN401 - a raw JSON cell
@@ -203,36 +210,103 @@ def converter_for(schema: dict[str, Any]) -> Callable[[Any], Any]:
     return _CONVERTERS.get(base_type(schema), _to_string)
 
 
-class RowConverter:
-    """Turns result rows (lists of cells) into records, checking their shape.
+#: Inline tests for cells that already have their schema's type (the common case):
+#: only the others pay for a function call.
+_FAST_PATHS = {
+    "integer": "type({v}) is int",
+    "number": "type({v}) is float",
+    "boolean": "type({v}) is bool",
+    "string:date": 'type({v}) is str and len({v}) == 10 and {v}[4] == "-" and {v}[7] == "-"',
+    "string:date-time": "type({v}) is str and {v}",
+    "string": "type({v}) is str",
+}
 
-    The conversion is compiled into one function per stream (a dict display with one
-    call per typed column), because it runs for every row and a generic loop costs
-    several times more.
+#: The cell types msgspec checks (in C, while decoding) on the fast path. Lax mode
+#: also takes numbers and booleans written as strings, exactly as the converters above
+#: would; anything else (`""` in a number column, a bad date) fails the fast path and
+#: the page goes through the converters instead.
+_DAY = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+_TYPED_CELLS: dict[str, Any] = {
+    "integer": int | None,
+    "number": float | None,
+    "boolean": bool | None,
+    "string:date": _DAY | None,
+    "string:date-time": Annotated[str, msgspec.Meta(min_length=1)] | None,
+    "string": str | None,
+}
+
+
+class RowConverter:
+    """Turns result pages into records, checking their shape and types.
+
+    Two compiled paths, because this runs for every row: the fast one decodes a page's
+    rows straight into typed tuples with msgspec and only builds the dicts; when a
+    page has anything msgspec does not take as is, the page is decoded generically and
+    each cell goes through an inline type test, calling a converter only when needed.
+    Both give the same records.
     """
 
     def __init__(self, keys: Sequence[str], schemas: Sequence[dict[str, Any]]) -> None:
         """Compile the conversion for columns `keys` typed by `schemas`."""
         self.keys = tuple(keys)
-        self.converters = tuple(converter_for(schema) for schema in schemas)
-        namespace: dict[str, Any] = {f"c{n}": conv for n, conv in enumerate(self.converters)}
-        items = ", ".join(f"{key!r}: c{n}(row[{n}])" for n, key in enumerate(self.keys))
-        source = f"def convert(row):\n    return {{{items}}}\n"
-        exec(compile(source, "<tap_supermetrics row converter>", "exec"), namespace)  # noqa: S102 - keys are repr()-quoted
-        self._convert: Callable[[Sequence[Any]], dict[str, Any]] = namespace["convert"]
         self.width = len(self.keys)
+        types = [base_type(schema) for schema in schemas]
+        self.converters: tuple[Callable[[Any], Any], ...] = tuple(
+            _CONVERTERS.get(kind, _to_string) for kind in types
+        )
+        typed_cells = tuple(_TYPED_CELLS.get(kind, str | None) for kind in types)
+        row_type: Any = tuple.__class_getitem__(typed_cells)  # tuple[int | None, str, ...]
+        self._typed = msgspec.json.Decoder(list[row_type], strict=False)
+        namespace: dict[str, Any] = {f"c{n}": conv for n, conv in enumerate(self.converters)}
+        checked, plain = [], []
+        for n, (key, kind) in enumerate(zip(self.keys, types, strict=True)):
+            test = _FAST_PATHS.get(kind, _FAST_PATHS["string"]).format(v=f"v{n}")
+            checked.append(f"{key!r}: (v{n} if {test} else c{n}(v{n}))")
+            plain.append(f"{key!r}: v{n}")
+        unpack = ", ".join(f"v{n}" for n in range(self.width))
+        source = ""
+        for name, cells in (("convert_page", checked), ("build_page", plain)):
+            source += (
+                f"def {name}(rows, out):\n"
+                "    append = out.append\n"
+                "    for row in rows:\n"
+                f"        {unpack}, = row\n"
+                f"        append({{{', '.join(cells)}}})\n"
+                "    return out\n"
+            )
+        exec(compile(source, "<tap_supermetrics row converter>", "exec"), namespace)  # noqa: S102 - keys are repr()-quoted
+        self._convert_page: Callable[[Sequence[Any], list[Any]], list[Any]] = namespace[
+            "convert_page"
+        ]
+        self._build_page: Callable[[Sequence[Any], list[Any]], list[Any]] = namespace["build_page"]
+
+    def convert_page(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """Convert a page of rows, or raise ValueConversionError naming the row and cell.
+
+        `rows` holds either decoded rows (lists of cells) or each row's raw JSON
+        (`msgspec.Raw`), which takes the fast path.
+        """
+        if rows and isinstance(rows[0], msgspec.Raw):
+            blob = b"[" + b",".join(rows) + b"]"
+            try:
+                return self._build_page(self._typed.decode(blob), [])
+            except msgspec.ValidationError:
+                rows = _DECODER.decode(blob)
+        out: list[dict[str, Any]] = []
+        try:
+            return self._convert_page(rows, out)
+        except (ValueError, TypeError):
+            index = len(out)
+            raise ValueConversionError(self._explain(rows[index]), index) from None
 
     def convert(self, row: Sequence[Any]) -> dict[str, Any]:
-        """Convert one row, or raise ValueConversionError saying which cell is wrong."""
-        if len(row) != self.width:
-            msg = f"expected {self.width} cells, got {len(row)}: {list(row)!r}"
-            raise ValueConversionError(msg)
-        try:
-            return self._convert(row)
-        except (ValueError, TypeError):
-            raise ValueConversionError(self._explain(row)) from None
+        """Convert one decoded row (see `convert_page`)."""
+        return self.convert_page([row])[0]
 
     def _explain(self, row: Sequence[Any]) -> str:
+        if not isinstance(row, (list, tuple)) or len(row) != self.width:
+            size = len(row) if isinstance(row, (list, tuple)) else "no"
+            return f"expected {self.width} cells, got {size}: {row!r}"
         for key, conv, value in zip(self.keys, self.converters, row, strict=True):
             try:
                 conv(value)
@@ -240,3 +314,6 @@ class RowConverter:
                 kind = conv.__name__.removeprefix("_to_")
                 return f"field {key!r}: {value!r} is not a valid {kind}"
         return f"could not convert {list(row)!r}"  # pragma: no cover
+
+
+_DECODER = msgspec.json.Decoder()

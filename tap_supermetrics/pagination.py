@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import requests
 from singer_sdk.pagination import OffsetPaginator
 from typing_extensions import override
@@ -48,7 +49,10 @@ def read_page(payload: dict[str, Any], header_names: Sequence[Sequence[str]]) ->
             [str(f.get("field_name")) for f in field_meta],
             [str(f.get("field_id") or f.get("id")) for f in field_meta],
         ]
-    if data and isinstance(data[0], list) and any(data[0] == list(h) for h in header_names):
+    first = _DECODER.decode(data[0]) if data and isinstance(data[0], msgspec.Raw) else None
+    if first is None and data:
+        first = data[0]
+    if isinstance(first, list) and any(first == list(names) for names in header_names):
         data = data[1:]
     result = meta.get("result") if isinstance(meta.get("result"), dict) else {}
     total = result.get("total_rows")
@@ -59,6 +63,9 @@ def read_page(payload: dict[str, Any], header_names: Sequence[Sequence[str]]) ->
         else None,
         field_meta=field_meta,
     )
+
+
+_DECODER = msgspec.json.Decoder()
 
 
 class ResultPaginator(OffsetPaginator):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from functools import cached_property
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from requests.exceptions import RequestException
 from singer_sdk import Stream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from tap_supermetrics.client import STATUS_PATH, SupermetricsStream, payload_of
@@ -61,19 +63,28 @@ class KeyGuard:
         self._key_of = itemgetter(*keys) if keys else None
         self._seen: set[int] = set()
 
-    def check(self, record: dict[str, Any]) -> None:
-        """Remember this record's key, or fail if it was seen before."""
+    def check_page(self, records: list[dict[str, Any]]) -> int | None:
+        """Remember the records' keys; return the index of the first duplicate, if any."""
         if self._key_of is None:
-            return
-        digest = hash(self._key_of(record))
-        if digest in self._seen:
-            values = {key: record.get(key) for key in self.keys}
-            msg = (
-                f"duplicate primary key {values}: two rows would be merged by the target. "
-                "Add the missing dimension to `fields` or set `primary_keys`"
-            )
-            raise DuplicateKeyError(msg)
-        self._seen.add(digest)
+            return None
+        key_of = self._key_of
+        digests = [hash(key_of(record)) for record in records]
+        if self._seen.isdisjoint(digests) and len(set(digests)) == len(digests):
+            self._seen.update(digests)
+            return None
+        for index, digest in enumerate(digests):
+            if digest in self._seen:
+                return index
+            self._seen.add(digest)
+        return None  # pragma: no cover - the fast check said there was a duplicate
+
+    def describe(self, record: dict[str, Any]) -> str:
+        """The message for a duplicate `record`."""
+        values = {key: record.get(key) for key in self.keys}
+        return (
+            f"duplicate primary key {values}: two rows would be merged by the target. "
+            "Add the missing dimension to `fields` or set `primary_keys`"
+        )
 
 
 class _Reading:
@@ -247,8 +258,10 @@ class QueryStream(SupermetricsStream):
         ]
         reading = _Reading(execution, converter, KeyGuard(self.primary_keys), header_names, 0)
         execution.run.rows_emitted = 0
-        yield from self._records(reading, first.rows)
         more = first.total_rows is None or len(first.rows) < first.total_rows
+        if first.rows and more:
+            self.prefetch(self._page_request(execution, len(first.rows)))
+        yield from self._records(reading, first.rows)
         if first.rows and more:
             self._reading = reading
             context = {"stream": self.name, "window": execution.describe}
@@ -264,26 +277,23 @@ class QueryStream(SupermetricsStream):
             )
             raise ResultShapeError(msg)
 
-    def _records(
-        self, reading: _Reading, rows: Sequence[Sequence[Any]]
-    ) -> Iterator[dict[str, Any]]:
-        convert = reading.converter.convert
-        check = reading.guard.check
-        run = reading.execution.run
-        number = reading.offset
+    def _records(self, reading: _Reading, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """Convert and check one page; no record of a page with a bad row is emitted."""
         try:
-            for number, row in enumerate(rows, start=reading.offset):  # noqa: B007 - used in except
-                record = convert(row)
-                check(record)
-                yield record
+            records = reading.converter.convert_page(rows)
         except ValueConversionError as error:
-            msg = f"{reading.execution.describe}, row {number}: {error}"
+            msg = f"{reading.execution.describe}, row {reading.offset + error.index}: {error}"
             raise ResultShapeError(msg) from None
-        except DuplicateKeyError as error:
-            msg = f"{reading.execution.describe}, row {number}: {error}"
-            raise DuplicateKeyError(msg) from None
-        run.rows_emitted += len(rows)
+        duplicate = reading.guard.check_page(records)
+        if duplicate is not None:
+            msg = (
+                f"{reading.execution.describe}, row {reading.offset + duplicate}: "
+                f"{reading.guard.describe(records[duplicate])}"
+            )
+            raise DuplicateKeyError(msg)
+        reading.execution.run.rows_emitted += len(records)
         reading.offset += len(rows)
+        return records
 
     def _converter(self, field_meta: list[dict[str, Any]] | None, describe: str) -> RowConverter:
         """Order the conversion by the API's columns, typed by the effective schema."""
@@ -316,9 +326,11 @@ class QueryStream(SupermetricsStream):
     @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         assert self._reading is not None  # noqa: S101 - set by _emit before paging
-        first = int(page.next_page_token or 0)
+        return self._page_request(self._reading.execution, int(page.next_page_token or 0))
+
+    def _page_request(self, execution: QueryExecution, first: int) -> HTTPRequest:
         params = {
-            "schedule_id": self._reading.execution.schedule_id,
+            "schedule_id": execution.schedule_id,
             "offset_start": first,
             "offset_end": first + self.page_size - 1,
         }
@@ -339,7 +351,52 @@ class QueryStream(SupermetricsStream):
         if status not in (None, "SUCCESS"):
             msg = f"{self._reading.execution.describe}: a result page came with status {status!r}"
             raise ResultShapeError(msg)
-        yield from self._records(self._reading, self._page_of(response).rows)
+        page = self._page_of(response)
+        reading = self._reading
+        following = reading.offset + len(page.rows)
+        if page.rows and (page.total_rows is None or following < page.total_rows):
+            self.prefetch(self._page_request(reading.execution, following))
+        yield from self._records(reading, page.rows)
+
+    @override
+    def _generate_record_messages(
+        self, record: dict[str, Any]
+    ) -> Generator[RecordMessage, None, None]:
+        """Skip the per-record walk that removes deselected properties when none is.
+
+        SDK-private hook, overridden here only: the SDK copies and walks every record
+        to drop deselected properties, the largest single cost per record. When the
+        catalog selects every property there is nothing to drop, so the records go
+        straight to the stream maps; otherwise the SDK's own path runs.
+        """
+        if not self._all_properties_selected:
+            yield from super()._generate_record_messages(record)
+            return
+        extracted = dt.datetime.now(tz=dt.UTC)
+        version = self._stream_version
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=version,
+                    time_extracted=extracted,
+                )
+
+    @cached_property
+    def _all_properties_selected(self) -> bool:
+        mask = self.mask
+        return all(
+            mask[("properties", name)] for name in self.effective_schema.get("properties", {})
+        )
+
+    @override
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        """None: query streams have no child streams (and this runs for every record)."""
+        return ()
 
 
 def _column_of(meta: dict[str, Any], position: int) -> int:

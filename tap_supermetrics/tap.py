@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream, Tap
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
@@ -31,6 +30,7 @@ from tap_supermetrics.pagination import read_page
 from tap_supermetrics.scheduler import QueryPool
 from tap_supermetrics.schema_cache import SchemaCache, default_directory
 from tap_supermetrics.streams import QueryRunsStream, QueryStream
+from tap_supermetrics.writer import StateFlushingWriter
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
@@ -50,8 +50,8 @@ class TapSupermetrics(Tap):
 
     name = "tap-supermetrics"
     config_jsonschema = CONFIG_SCHEMA
-    # The fast msgspec writer; records are already typed by fields.py.
-    message_writer_class = MsgSpecWriter
+    # msgspec encoding, flushed per STATE (writer.py); records are typed by fields.py.
+    message_writer_class = StateFlushingWriter
     capabilities: list[CapabilitiesEnum] = [  # type: ignore[misc]  # noqa: RUF012
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,

@@ -288,3 +288,30 @@ def test_bad_config_is_refused_before_any_request(
     assert message in run.stderr
     assert "Traceback" not in run.stderr
     assert emulator.stats()["requests"] == {}
+
+
+def test_deselected_properties_and_stream_maps_still_apply(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = base_config(
+        emulator,
+        tmp_path,
+        stream_maps={"ads": {"cost_eur": "Cost * 0.5", "CTR": "__NULL__"}},
+    )
+    catalog = json.loads(run_tap(tmp_path, config, "--discover").stdout)
+    entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "ads")
+    for item in entry["metadata"]:
+        if item["breadcrumb"] == ["properties", "Clicks"]:
+            item["metadata"]["selected"] = False
+
+    run = run_tap(tmp_path, config, catalog=catalog)
+
+    assert run.returncode == 0, run.stderr
+    records = run.records("ads")
+    expected = expected_rows(
+        emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
+    )
+    assert len(records) == len(expected)
+    assert all("Clicks" not in r and "CTR" not in r for r in records)
+    assert records[0]["cost_eur"] == pytest.approx(expected[0]["Cost"] * 0.5)
+    assert records[0]["Impressions"] == expected[0]["Impressions"]
