@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--async-status-code", type=int, choices=(200, 202), default=200)
     parser.add_argument("--rate-limit-per-second", type=int, default=0, help="0 = no limit")
     parser.add_argument(
+        "--no-hold-lookups",
+        action="store_true",
+        help="answer schedule_id lookups at once, ignoring their sync_timeout",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -52,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         numbers_as_strings=args.numbers_as_strings,
         async_status_code=args.async_status_code,
         rate_limit_per_second=args.rate_limit_per_second,
+        hold_lookups=not args.no_hold_lookups,
     )
     for spec in args.fault:
         server.add_fault(**json.loads(spec))

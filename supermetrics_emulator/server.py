@@ -48,6 +48,7 @@ class EmulatorSettings:
     rate_limit_per_second: int = 0
     revision: int = 0
     revision_from: str = "0001-01-01"
+    hold_lookups: bool = True
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update, refusing unknown names and wrong types."""
@@ -460,6 +461,13 @@ class _Handler(BaseHTTPRequestHandler):
                     f"No query with schedule_id {schedule_id!r}",
                     "Results expire after the query has ended; submit the query again.",
                 )
+            hold = params.get("sync_timeout")
+            if (
+                endpoint == "submit"
+                and isinstance(hold, (int, float))
+                and emulator.settings.hold_lookups
+            ):
+                query = emulator.wait_for(query, float(hold)) or query
         return emulator.answer(query, params, base_url)
 
     def _send(

@@ -17,10 +17,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_supermetrics.client import STATUS_PATH, SUBMIT_PATH
-from tap_supermetrics.errors import ApiErrorInfo, QueryFailedError, QueryTimeoutError
+from tap_supermetrics.errors import (
+    ApiErrorInfo,
+    AuthenticationError,
+    QueryFailedError,
+    QueryTimeoutError,
+    ResultsExpiredError,
+    SupermetricsError,
+)
 
 PENDING = frozenset({"SCHEDULED", "QUEUED", "RUNNING"})
 GROWTH = 1.5
+#: Longest a held-open lookup is asked to wait (seconds); the waits double up to it.
+LONGEST_HOLD = 60.0
 
 CallApi = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -91,6 +100,7 @@ class QueryExecution:
     clock: Callable[[], float] = time.monotonic
     _answer: dict[str, Any] | None = field(default=None, init=False)
     _submitted_clock: float = field(default=0.0, init=False)
+    _server_waits: bool | None = field(default=None, init=False)
 
     @property
     def schedule_id(self) -> str | None:
@@ -130,6 +140,7 @@ class QueryExecution:
         assert self._answer is not None  # noqa: S101 - submit() sets it
         answer = self._answer
         interval = self.timing.first_interval
+        hold = 1.0
         deadline = self._submitted_clock + self.timing.query_timeout
         while True:
             status = str(answer["meta"].get("status_code") or "")
@@ -156,9 +167,43 @@ class QueryExecution:
                 )
                 self.run.status = "TIMEOUT"
                 raise QueryTimeoutError(msg)
-            self.sleep(min(interval, remaining))
+            self._wait(min(interval, remaining), min(hold, remaining))
             interval = min(interval * GROWTH, self.timing.max_interval)
+            hold = min(hold * 2, LONGEST_HOLD)
             answer = self.poll()
+
+    def _wait(self, pause: float, hold: float) -> None:
+        """Wait between two status polls: in a held-open lookup if the API offers one.
+
+        A lookup of the query by `schedule_id` with `sync_timeout` (the documented
+        submit endpoint) returns as soon as the query ends, so SUCCESS is seen at once
+        while the waits, and so the polls, grow geometrically. Whether the API holds
+        lookups open is unconfirmed: an answer that comes back early without the query
+        being done, or an error, switches this query to plain sleeping.
+        """
+        if self._server_waits is not False and hold >= 1:
+            started = self.clock()
+            params = {
+                "schedule_id": self.run.schedule_id,
+                "sync_timeout": int(hold),
+                "offset_start": 0,
+                "offset_end": 0,
+            }
+            try:
+                status = self.call_api(SUBMIT_PATH, params)["meta"].get("status_code")
+            except (AuthenticationError, ResultsExpiredError):
+                raise
+            except SupermetricsError as error:
+                self.logger.info("%s: lookups are not held open (%s)", self.describe, error)
+                self._server_waits = False
+            else:
+                waited = self.clock() - started
+                if status not in PENDING or waited >= int(hold) / 2:
+                    self._server_waits = True
+                    return
+                self._server_waits = False
+                pause = max(0.0, pause - waited)
+        self.sleep(pause)
 
     def poll(self) -> dict[str, Any]:
         """Ask for the query's status (and its first page, once done)."""

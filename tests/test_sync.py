@@ -315,3 +315,31 @@ def test_deselected_properties_and_stream_maps_still_apply(
     assert all("Clicks" not in r and "CTR" not in r for r in records)
     assert records[0]["cost_eur"] == pytest.approx(expected[0]["Cost"] * 0.5)
     assert records[0]["Impressions"] == expected[0]["Impressions"]
+
+
+@pytest.mark.parametrize("hold_lookups", [True, False], ids=["held-lookups", "plain-polling"])
+def test_long_queries_are_waited_for_with_few_polls(
+    emulator: EmulatorServer, tmp_path: Path, hold_lookups: bool
+) -> None:
+    config = base_config(emulator, tmp_path, poll_interval=0.25, max_poll_interval=5)
+    assert run_tap(tmp_path, config, "--discover").returncode == 0
+    emulator.configure(run_seconds=3, hold_lookups=hold_lookups)
+
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    assert len(run.records("ads")) == 360
+    stats = emulator.stats()
+    schedule_id = max(stats["queries"], key=lambda q: q["submitted_at"])["schedule_id"]
+    polls = stats["status_polls"][schedule_id]
+    lookups = [
+        e
+        for e in stats["request_log"]
+        if e["params"].get("schedule_id") == schedule_id and "sync_timeout" in e["params"]
+    ]
+    if hold_lookups:
+        assert polls <= 3  # 1 s + 2 s held lookups cover a 3 s query
+        assert [e["params"]["sync_timeout"] for e in lookups] == [1, 2]
+    else:
+        assert 4 <= polls <= 8  # 0.25 s growing by half: logarithmic, not a busy loop
+        assert len(lookups) == 1  # tried once, then plain sleeping
