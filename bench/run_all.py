@@ -76,18 +76,23 @@ def tap_config(emulator: EmulatorProcess, end_date: str, **settings: object) -> 
     return path
 
 
-def run_tap(config: Path) -> Measured:
-    return measure([PYTHON, "-m", "tap_supermetrics", "--config", str(config)])
-
-
-def throughput(emulator: EmulatorProcess) -> list[tuple]:
-    config = tap_config(emulator, MILLION_END, window_days=1000)
+def discover(config: Path) -> None:
+    """Fill the schema cache, as a scheduled run would find it."""
     subprocess.run(
         [PYTHON, "-m", "tap_supermetrics", "--config", str(config), "--discover"],
         check=True,
         capture_output=True,
         cwd=ROOT,
     )
+
+
+def run_tap(config: Path) -> Measured:
+    return measure([PYTHON, "-m", "tap_supermetrics", "--config", str(config)])
+
+
+def throughput(emulator: EmulatorProcess) -> list[tuple]:
+    config = tap_config(emulator, MILLION_END, window_days=1000)
+    discover(config)
     tap = run_tap(config)
     records = 1_000_000
     floor = measure([PYTHON, "-m", "bench.floor_tap", MILLION_END])
@@ -138,12 +143,7 @@ def many_queries(
         for n in range(count)
     ]
     config = tap_config(emulator, "2024-01-07", start_date="2024-01-01", queries=queries)
-    subprocess.run(
-        [PYTHON, "-m", "tap_supermetrics", "--config", str(config), "--discover"],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
+    discover(config)
     emulator.configure(run_seconds=0.01, max_running=count)
     paging = run_tap(config).seconds
     emulator.configure(run_seconds=run_seconds)
@@ -175,12 +175,7 @@ def first_record_latency(emulator: EmulatorProcess, run_seconds: float) -> list[
             }
         ],
     )
-    subprocess.run(
-        [PYTHON, "-m", "tap_supermetrics", "--config", str(config), "--discover"],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
+    discover(config)
     emulator.configure(run_seconds=run_seconds)
     process = subprocess.Popen(
         [PYTHON, "-m", "tap_supermetrics", "--config", str(config)],
@@ -213,12 +208,7 @@ def first_record_latency(emulator: EmulatorProcess, run_seconds: float) -> list[
 
 def official_client(emulator: EmulatorProcess) -> list[tuple]:
     config = tap_config(emulator, HUNDRED_K_END, window_days=1000)
-    subprocess.run(
-        [PYTHON, "-m", "tap_supermetrics", "--config", str(config), "--discover"],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
+    discover(config)
     tap = run_tap(config)
     query = {**MILLION_ROW_QUERY, "end_date": HUNDRED_K_END}
     client = measure(

@@ -271,15 +271,6 @@ def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-        try:
-            return int(value)
-        except ValueError:
-            return None
-    return None
-
-
 def _float_or_none(value: object) -> float | None:
     if isinstance(value, (int, float, str)) and not isinstance(value, bool):
         try:
@@ -287,6 +278,11 @@ def _float_or_none(value: object) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _int_or_none(value: object) -> int | None:
+    number = _float_or_none(value)
+    return int(number) if number is not None and number.is_integer() else None
 
 
 def _bool_or_none(value: object) -> bool | None:

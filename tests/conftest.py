@@ -70,6 +70,12 @@ class TapRun:
         return [line for line in self.stderr.splitlines() if "ERROR" in line or "CRITICAL" in line]
 
 
+def submissions(emulator: EmulatorServer) -> int:
+    """Queries submitted (not lookups of a submitted query by its schedule_id)."""
+    log = emulator.stats()["request_log"]
+    return sum(1 for entry in log if entry["endpoint"] == "submit" and "ds_id" in entry["params"])
+
+
 def base_config(emulator: EmulatorServer, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
     """A config reading two queries from the emulator, with a private schema cache."""
     config: dict[str, Any] = {

@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 
 from supermetrics_emulator import EmulatorServer
-from tests.conftest import ADS_FIELDS, API_KEY, TapRun, base_config, expected_rows, run_tap
+from tests.conftest import (
+    ADS_FIELDS,
+    API_KEY,
+    TapRun,
+    base_config,
+    expected_rows,
+    run_tap,
+    submissions,
+)
 
 
 def expected_ads(emulator: EmulatorServer) -> list[dict[str, Any]]:
@@ -159,7 +167,7 @@ def test_client_errors_are_final_at_once(
     assert expected in run.stderr
     assert "stream 'ads'" in run.stderr
     assert backoff_waits(run) == []
-    assert emulator.stats()["requests"]["submit"] == 2  # the probe, then one try
+    assert submissions(emulator) == 2  # the probe, then one try
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from tests.conftest import (
     base_config,
     expected_rows,
     run_tap,
+    submissions,
 )
 
 
@@ -108,6 +109,7 @@ def test_rejected_key_fails_at_once_without_printing_it(
     assert "Supermetrics rejected the API key" in run.stderr
     assert "wrong-key-1234567890" not in run.stderr + run.stdout
     assert emulator.stats()["requests"] == {"submit": 1}  # no retries of a final error
+    assert submissions(emulator) == 1
 
 
 @pytest.mark.parametrize(
@@ -220,9 +222,9 @@ def test_discovery_gives_the_sync_schema_and_probes_only_once(
     config = base_config(emulator, tmp_path)
 
     first = run_tap(tmp_path, config, "--discover")
-    submits_after_first = emulator.stats()["requests"].get("submit", 0)
+    submits_after_first = submissions(emulator)
     second = run_tap(tmp_path, config, "--discover")
-    submits_after_second = emulator.stats()["requests"].get("submit", 0)
+    submits_after_second = submissions(emulator)
 
     assert first.returncode == 0, first.stderr
     assert submits_after_first == 1  # one small probe query
@@ -243,12 +245,12 @@ def test_sync_with_a_catalog_sends_no_probe(emulator: EmulatorServer, tmp_path: 
     config = base_config(emulator, tmp_path)
     catalog = json.loads(run_tap(tmp_path, config, "--discover").stdout)
     config["schema_cache_dir"] = str(tmp_path / "empty-cache")
-    before = emulator.stats()["requests"].get("submit", 0)
+    before = submissions(emulator)
 
     run = run_tap(tmp_path, config, catalog=catalog)
 
     assert run.returncode == 0, run.stderr
-    assert emulator.stats()["requests"]["submit"] - before == 1  # the one window, no probe
+    assert submissions(emulator) - before == 1  # the one window, no probe
 
 
 @pytest.mark.parametrize(
