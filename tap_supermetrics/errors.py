@@ -22,10 +22,10 @@ class ApiErrorInfo:
         """Read what is there; a body of another shape gives empty fields, not an error."""
         if not isinstance(payload, dict):
             return cls()
-        error = payload.get("error")
         meta = payload.get("meta")
-        error = error if isinstance(error, dict) else {}
         meta = meta if isinstance(meta, dict) else {}
+        error = payload.get("error") or meta.get("error")  # tolerate it inside meta
+        error = error if isinstance(error, dict) else {}
         return cls(
             code=_text(error.get("code")),
             message=_text(error.get("message")),

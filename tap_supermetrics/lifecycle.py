@@ -22,7 +22,6 @@ from tap_supermetrics.errors import (
     AuthenticationError,
     QueryFailedError,
     QueryTimeoutError,
-    ResultsExpiredError,
     SupermetricsError,
 )
 
@@ -121,7 +120,7 @@ class QueryExecution:
         answer = self.call_api(SUBMIT_PATH, params)
         self._note(answer)
         schedule_id = answer["meta"].get("schedule_id")
-        if not schedule_id and answer["meta"].get("status_code") in PENDING:
+        if not schedule_id and _status_of(answer) in PENDING:
             msg = f"{self.describe}: the API accepted the query but gave no schedule_id"
             raise QueryFailedError(msg)
         self.run.schedule_id = str(schedule_id) if schedule_id else None
@@ -143,7 +142,7 @@ class QueryExecution:
         hold = 1.0
         deadline = self._submitted_clock + self.timing.query_timeout
         while True:
-            status = str(answer["meta"].get("status_code") or "")
+            status = _status_of(answer)
             if status == "SUCCESS":
                 self._finish(answer)
                 return answer
@@ -190,10 +189,10 @@ class QueryExecution:
                 "offset_end": 0,
             }
             try:
-                status = self.call_api(SUBMIT_PATH, params)["meta"].get("status_code")
-            except (AuthenticationError, ResultsExpiredError):
+                status = _status_of(self.call_api(SUBMIT_PATH, params))
+            except AuthenticationError:
                 raise
-            except SupermetricsError as error:
+            except SupermetricsError as error:  # expiry too: the status poll is the judge
                 self.logger.info("%s: lookups are not held open (%s)", self.describe, error)
                 self._server_waits = False
             else:
@@ -265,6 +264,11 @@ class QueryExecution:
             workflow.get("tasks_scheduled", "?"),
             workflow.get("tasks_running", "?"),
         )
+
+
+def _status_of(answer: dict[str, Any]) -> str:
+    """`meta.status_code`, upper-cased (the documented codes are; tolerate any case)."""
+    return str(answer["meta"].get("status_code") or "").upper()
 
 
 def _object(value: object) -> dict[str, Any]:

@@ -347,8 +347,8 @@ class QueryStream(SupermetricsStream):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         assert self._reading is not None  # noqa: S101 - set by _emit before paging
-        status = payload_of(response)["meta"].get("status_code")
-        if status not in (None, "SUCCESS"):
+        status = str(payload_of(response)["meta"].get("status_code") or "SUCCESS")
+        if status.upper() != "SUCCESS":
             msg = f"{self._reading.execution.describe}: a result page came with status {status!r}"
             raise ResultShapeError(msg)
         page = self._page_of(response)

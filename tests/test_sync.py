@@ -345,3 +345,29 @@ def test_long_queries_are_waited_for_with_few_polls(
     else:
         assert 4 <= polls <= 8  # 0.25 s growing by half: logarithmic, not a busy loop
         assert len(lookups) == 1  # tried once, then plain sleeping
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"action": "http_error", "status": 400, "code": "DS_ID_MISSING"},
+        {"action": "http_error", "status": 404, "code": "STATUS_NOT_FOUND"},
+    ],
+    ids=["lookup-refused", "lookup-not-found"],
+)
+def test_an_api_that_refuses_held_lookups_is_simply_polled(
+    emulator: EmulatorServer, tmp_path: Path, fault: dict
+) -> None:
+    config = base_config(emulator, tmp_path)
+    assert run_tap(tmp_path, config, "--discover").returncode == 0
+    emulator.configure(run_seconds=1.5)
+    emulator.add_fault(**fault, endpoint="submit", skip=1, times=0)  # every lookup fails
+
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 0, run.stderr
+    assert len(run.records("ads")) == 360
+    assert "lookups are not held open" in run.stderr
+    (query_run,) = run.records("query_runs")
+    assert query_run["attempts"] == 1
+    assert query_run["status_polls"] >= 3
