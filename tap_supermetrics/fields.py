@@ -205,11 +205,6 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def converter_for(schema: dict[str, Any]) -> Callable[[Any], Any]:
-    """Return the function that turns a raw cell into a value of this schema."""
-    return _CONVERTERS.get(base_type(schema), _to_string)
-
-
 #: Inline tests for cells that already have their schema's type (the common case):
 #: only the others pay for a function call.
 _FAST_PATHS = {

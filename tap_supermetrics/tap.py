@@ -82,8 +82,9 @@ class TapSupermetrics(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
+        fields = self._field_metadata()
         streams: list[Stream] = [
-            QueryStream(self, definition, self._fields_for(definition), self._pool, self._runs)
+            QueryStream(self, definition, fields[definition.name], self._pool, self._runs)
             for definition in self.definitions
         ]
         streams.append(QueryRunsStream(self, self._runs))
@@ -100,18 +101,24 @@ class TapSupermetrics(Tap):
 
     # Field metadata: catalog, then cache, then one probe query -------------------
 
-    def _fields_for(self, definition: QueryDefinition) -> list[FieldSpec]:
-        from_catalog = self._fields_from_catalog(definition)
-        if from_catalog is not None:
-            return from_catalog
+    def _field_metadata(self) -> dict[str, list[FieldSpec]]:
+        """Each query's fields, by stream name; probes all run side by side."""
         base_url = str(self.config.get("base_url") or DEFAULT_BASE_URL)
         directory = self.config.get("schema_cache_dir")
         cache = SchemaCache(Path(directory) if directory else default_directory(), base_url)
-        cached = cache.load(definition)
-        if cached is not None:
-            return cached
-        fields = self._probe(definition)
-        cache.save(definition, fields)
+        fields: dict[str, list[FieldSpec]] = {}
+        probes: list[tuple[QueryDefinition, QueryExecution]] = []
+        for definition in self.definitions:
+            known = self._fields_from_catalog(definition) or cache.load(definition)
+            if known:
+                fields[definition.name] = known
+            else:
+                probe = self._probe(definition)
+                probe.submit()  # submitted before any probe is waited for
+                probes.append((definition, probe))
+        for definition, probe in probes:
+            fields[definition.name] = self._fields_from_probe(definition, probe)
+            cache.save(definition, fields[definition.name])
         return fields
 
     def _fields_from_catalog(self, definition: QueryDefinition) -> list[FieldSpec] | None:
@@ -132,15 +139,15 @@ class TapSupermetrics(Tap):
             for field_id in definition.fields
         ]
 
-    def _probe(self, definition: QueryDefinition) -> list[FieldSpec]:
-        """Run the query for one day and one row to learn its fields' types."""
+    def _probe(self, definition: QueryDefinition) -> QueryExecution:
+        """The query for one day and one row: enough to learn its fields' types."""
         client = SupermetricsStream(self, name=definition.name, schema={"properties": {}})
         day = date_range(dict(self.config), dt.datetime.now(tz=dt.UTC).date()).end
         params = {**definition.parameters(), "max_rows": 1}
         if not definition.pass_through.get("date_range_type"):
             params.update(start_date=day.isoformat(), end_date=day.isoformat())
         describe = f"stream {definition.name!r}, discovery probe"
-        execution = QueryExecution(
+        return QueryExecution(
             call_api=lambda endpoint, body: client.call_api(endpoint, body, None, describe),
             params=params,
             timing=PollTiming.from_config(dict(self.config)),
@@ -149,7 +156,13 @@ class TapSupermetrics(Tap):
             page_size=1,
             logger=self.logger,
         )
-        field_meta = read_page(execution.wait(), []).field_meta
+
+    def _fields_from_probe(
+        self, definition: QueryDefinition, probe: QueryExecution
+    ) -> list[FieldSpec]:
+        """Wait for the probe and read the fields' metadata off its answer."""
+        describe = probe.describe
+        field_meta = read_page(probe.wait(), []).field_meta
         if not field_meta:
             msg = f"{describe}: the answer has no meta.query.fields to type the stream by"
             raise ResultShapeError(msg)

@@ -371,3 +371,25 @@ def test_an_api_that_refuses_held_lookups_is_simply_polled(
     (query_run,) = run.records("query_runs")
     assert query_run["attempts"] == 1
     assert query_run["status_polls"] >= 3
+
+
+def test_queries_are_all_submitted_before_any_is_polled(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = two_queries(emulator, tmp_path)
+    config["queries"].append({**config["queries"][0], "name": "ads_again"})
+
+    discovered = run_tap(tmp_path, config, "--discover")
+    probes = [e["endpoint"] for e in emulator.stats()["request_log"]]
+    emulator.emulator.reset_stats()
+    run = run_tap(tmp_path, config)
+    sync = [e for e in emulator.stats()["request_log"] if e["endpoint"] == "submit"]
+
+    assert discovered.returncode == 0, discovered.stderr
+    assert probes[:3] == ["submit"] * 3  # three probes submitted, then waited for
+    assert run.returncode == 0, run.stderr
+    first_windows = [e["params"]["ds_id"] for e in sync[:3] if "ds_id" in e["params"]]
+    assert first_windows == ["AW", "GAWA", "AW"]  # every stream's first window, up front
+    log = emulator.stats()["request_log"]
+    first_poll = next(n for n, e in enumerate(log) if e["endpoint"] == "status")
+    assert sum(1 for e in log[:first_poll] if "ds_id" in e["params"]) >= 3
