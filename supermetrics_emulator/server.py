@@ -49,6 +49,7 @@ class EmulatorSettings:
     revision: int = 0
     revision_from: str = "0001-01-01"
     hold_lookups: bool = True
+    report_total_rows: bool = True
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update, refusing unknown names and wrong types."""
@@ -231,6 +232,8 @@ class Emulator:
             "cache_time": None,
         }
         meta["paginate"] = paginate
+        if not self.settings.report_total_rows:
+            del meta["result"]["total_rows"]
         self.store.page_served(query)
         return {"meta": meta, "data": data}
 

@@ -86,7 +86,7 @@ class ResultPaginator(OffsetPaginator):
             return False
         if page.total_rows is not None:
             return self.current_value + received < page.total_rows
-        return received >= self.page_size - 1  # a full page (either offset_end reading)
+        return True  # without a total, only an empty page proves the end
 
     @override
     def get_next(self, response: requests.Response) -> int | None:

@@ -393,3 +393,17 @@ def test_queries_are_all_submitted_before_any_is_polled(
     log = emulator.stats()["request_log"]
     first_poll = next(n for n, e in enumerate(log) if e["endpoint"] == "status")
     assert sum(1 for e in log[:first_poll] if "ds_id" in e["params"]) >= 3
+
+
+def test_without_total_rows_and_with_a_smaller_server_page_every_row_arrives(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.configure(report_total_rows=False, max_page_size=40)
+
+    run = run_tap(tmp_path, base_config(emulator, tmp_path, page_size=100))
+
+    assert run.returncode == 0, run.stderr
+    expected = expected_rows(
+        emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
+    )
+    assert run.records("ads") == expected
