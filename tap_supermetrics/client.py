@@ -169,14 +169,17 @@ class SupermetricsStream(RESTStream[int]):
     def requests_session(self) -> PrefetchingSession:
         return PrefetchingSession()
 
-    def prefetch(self, http_request: HTTPRequest) -> None:
-        """Start sending a request that the SDK's paging will make next."""
-        prepared = self.build_prepared_request(
+    def _prepare(self, http_request: HTTPRequest) -> requests.PreparedRequest:
+        return self.build_prepared_request(
             method=http_request.method,
             url=http_request.url,
             params=http_request.encode_params(),
             headers=http_request.headers,
         )
+
+    def prefetch(self, http_request: HTTPRequest) -> None:
+        """Start sending a request that the SDK's paging will make next."""
+        prepared = self._prepare(http_request)
         self.requests_session.prefetch(
             self.authenticator(prepared), timeout=self.timeout, allow_redirects=self.allow_redirects
         )
@@ -272,12 +275,7 @@ class SupermetricsStream(RESTStream[int]):
     ) -> dict[str, Any]:
         """Send one request through the SDK's retrying path and return its decoded body."""
         http_request = self.request_for(endpoint, params)
-        prepared = self.build_prepared_request(
-            method=http_request.method,
-            url=http_request.url,
-            params=http_request.encode_params(),
-            headers=http_request.headers,
-        )
+        prepared = self._prepare(http_request)
         send = self.request_decorator(self._request)  # the SDK's send + validate_response
         try:
             response = send(prepared, context)

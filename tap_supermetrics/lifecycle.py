@@ -99,7 +99,7 @@ class QueryExecution:
     clock: Callable[[], float] = time.monotonic
     _answer: dict[str, Any] | None = field(default=None, init=False)
     _submitted_clock: float = field(default=0.0, init=False)
-    _server_waits: bool | None = field(default=None, init=False)
+    _lookups_held: bool = field(default=True, init=False)
 
     @property
     def schedule_id(self) -> str | None:
@@ -180,7 +180,7 @@ class QueryExecution:
         lookups open is unconfirmed: an answer that comes back early without the query
         being done, or an error, switches this query to plain sleeping.
         """
-        if self._server_waits is not False and hold >= 1:
+        if self._lookups_held and hold >= 1:
             started = self.clock()
             params = {
                 "schedule_id": self.run.schedule_id,
@@ -194,13 +194,12 @@ class QueryExecution:
                 raise
             except SupermetricsError as error:  # expiry too: the status poll is the judge
                 self.logger.info("%s: lookups are not held open (%s)", self.describe, error)
-                self._server_waits = False
+                self._lookups_held = False
             else:
                 waited = self.clock() - started
                 if status not in PENDING or waited >= int(hold) / 2:
-                    self._server_waits = True
                     return
-                self._server_waits = False
+                self._lookups_held = False
                 pause = max(0.0, pause - waited)
         self.sleep(pause)
 

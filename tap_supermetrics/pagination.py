@@ -28,6 +28,16 @@ class Page:
     total_rows: int | None
     field_meta: list[dict[str, Any]] | None
 
+    def more_after(self, first: int) -> bool:
+        """Whether rows follow this page, when it starts at row `first`.
+
+        Without a `total_rows`, only an empty page proves the end: a page shorter than
+        asked for may just mean a smaller server page limit.
+        """
+        if not self.rows:
+            return False
+        return self.total_rows is None or first + len(self.rows) < self.total_rows
+
 
 def read_page(payload: dict[str, Any], header_names: Sequence[Sequence[str]]) -> Page:
     """Split one SUCCESS answer into rows and result facts.
@@ -80,13 +90,7 @@ class ResultPaginator(OffsetPaginator):
 
     @override
     def has_more(self, response: requests.Response) -> bool:
-        page = self._page_of(response)
-        received = len(page.rows)
-        if received == 0:
-            return False
-        if page.total_rows is not None:
-            return self.current_value + received < page.total_rows
-        return True  # without a total, only an empty page proves the end
+        return self._page_of(response).more_after(self.current_value)
 
     @override
     def get_next(self, response: requests.Response) -> int | None:

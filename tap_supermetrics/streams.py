@@ -122,7 +122,6 @@ class QueryStream(SupermetricsStream):
         """Build the stream from its query definition and the fields' API metadata."""
         super().__init__(tap=tap, name=definition.name, schema=record_schema(fields))
         self.definition = definition
-        self.field_specs = fields
         self.replication_key = definition.date_field
         self.primary_keys = list(
             definition.primary_keys or default_primary_keys(fields, definition.date_field)
@@ -258,11 +257,11 @@ class QueryStream(SupermetricsStream):
         ]
         reading = _Reading(execution, converter, KeyGuard(self.primary_keys), header_names, 0)
         execution.run.rows_emitted = 0
-        more = first.total_rows is None or len(first.rows) < first.total_rows
-        if first.rows and more:
+        more = first.more_after(0)
+        if more:
             self.prefetch(self._page_request(execution, len(first.rows)))
         yield from self._records(reading, first.rows)
-        if first.rows and more:
+        if more:
             self._reading = reading
             context = {"stream": self.name, "window": execution.describe}
             try:
@@ -353,9 +352,8 @@ class QueryStream(SupermetricsStream):
             raise ResultShapeError(msg)
         page = self._page_of(response)
         reading = self._reading
-        following = reading.offset + len(page.rows)
-        if page.rows and (page.total_rows is None or following < page.total_rows):
-            self.prefetch(self._page_request(reading.execution, following))
+        if page.more_after(reading.offset):
+            self.prefetch(self._page_request(reading.execution, reading.offset + len(page.rows)))
         yield from self._records(reading, page.rows)
 
     @override
