@@ -15,6 +15,15 @@ from urllib.parse import urlsplit
 from jsonschema import Draft7Validator
 from singer_sdk import typing as th
 
+from tap_supermetrics.errors import ConfigError
+from tap_supermetrics.identifiers import (
+    DS_ID_RULE,
+    STREAM_NAME_RULE,
+    check_column_collisions,
+    check_ds_id,
+    check_stream_name,
+)
+
 DEFAULT_BASE_URL = "https://api.supermetrics.com/enterprise/v2"
 
 _STRING_OR_LIST = th.CustomType(
@@ -40,8 +49,18 @@ PASS_THROUGH_PARAMETERS = (
 )
 
 QUERY_SCHEMA = th.ObjectType(
-    th.Property("name", th.StringType, required=True, description="Stream name (unique)."),
-    th.Property("ds_id", th.StringType, required=True, description="Data source id, e.g. AW."),
+    th.Property(
+        "name",
+        th.StringType,
+        required=True,
+        description=f"Stream name, unique ignoring case: {STREAM_NAME_RULE}.",
+    ),
+    th.Property(
+        "ds_id",
+        th.StringType,
+        required=True,
+        description=f"Data source id, e.g. AW: {DS_ID_RULE}.",
+    ),
     th.Property(
         "fields",
         th.ArrayType(th.StringType),
@@ -195,10 +214,6 @@ CONFIG_SCHEMA = th.PropertiesList(
 _DAY_LENGTH = len("YYYY-MM-DD")
 
 
-class ConfigError(ValueError):
-    """A setting is wrong; the message is one line a user can act on."""
-
-
 @dataclass(frozen=True)
 class QueryDefinition:
     """One configured query, the recipe of one stream."""
@@ -318,17 +333,22 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
         msg = "queries must list at least one query"
         raise ConfigError(msg)
     definitions: list[QueryDefinition] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # lower-cased name → name: tables ignore case
     for number, entry in enumerate(entries):
         where = f"queries[{number}]"
-        name = entry.get("name") or ""
-        if not name.strip():
+        name = entry.get("name")
+        if name is None or name == "":
             msg = f"{where}: name is required"
             raise ConfigError(msg)
-        if name in seen or name == "query_runs":
-            msg = f"{where}: stream name {name!r} is used twice (query_runs is reserved)"
+        check_stream_name(name, where)
+        if name.lower() in seen or name.lower() == "query_runs":
+            other = seen.get(name.lower(), "query_runs")
+            msg = (
+                f"{where}: stream name {name!r} is used twice (as {other!r}; names are compared "
+                "ignoring case, and query_runs is reserved)"
+            )
             raise ConfigError(msg)
-        seen.add(name)
+        seen[name.lower()] = name
         definitions.append(_definition(entry, f"{where} ({name})"))
     return definitions
 
@@ -337,6 +357,7 @@ def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
     if not entry.get("ds_id"):
         msg = f"{where}: ds_id is required"
         raise ConfigError(msg)
+    check_ds_id(entry["ds_id"], where)
     fields = tuple(entry.get("fields") or ())
     if not fields:
         msg = f"{where}: fields must name at least one field"
@@ -345,6 +366,7 @@ def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
     if duplicates:
         msg = f"{where}: field(s) listed twice: {', '.join(duplicates)}"
         raise ConfigError(msg)
+    check_column_collisions(fields, where)
     date_field = entry.get("date_field")
     if date_field is not None and date_field not in fields:
         msg = f"{where}: date_field {date_field!r} is not among the fields"

@@ -45,6 +45,10 @@ class ApiErrorInfo:
         return text
 
 
+class ConfigError(ValueError):
+    """A setting is wrong; the message is one line a user can act on."""
+
+
 def _text(value: object) -> str | None:
     return None if value in (None, "") else str(value)[:500]
 

@@ -17,13 +17,12 @@ from tap_supermetrics.client import SupermetricsStream
 from tap_supermetrics.config import (
     CONFIG_SCHEMA,
     DEFAULT_BASE_URL,
-    ConfigError,
     QueryDefinition,
     check_settings,
     date_range,
     query_definitions,
 )
-from tap_supermetrics.errors import ResultShapeError
+from tap_supermetrics.errors import ConfigError, ResultShapeError
 from tap_supermetrics.fields import FieldSpec, base_type
 from tap_supermetrics.lifecycle import PollTiming, QueryExecution, QueryRun
 from tap_supermetrics.pagination import read_page
