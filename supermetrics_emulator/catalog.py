@@ -1,9 +1,10 @@
 """The data sources the emulator serves, with fields of every data type we know.
 
 Field metadata follows the shape of the official client's models (`field_id`,
-`field_name`, `field_type` dim/met, dotted `data_type`). Dimension values come from
-fixed lists so that rows are reproducible; unicode, empty strings and nulls are in
-there on purpose, because real marketing data has them.
+`field_name`, `field_type` dim/met, dotted `data_type`) and of `/query/fields`
+(`description`, `group_name`, `is_filterable`). Dimension values come from fixed lists
+so that rows are reproducible; unicode, empty strings and nulls are in there on
+purpose, because real marketing data has them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class Field:
 
     `values` enumerates a dimension. `attribute_of` names the dimension this one
     describes (a campaign's start time belongs to the campaign): such a field adds no
-    rows of its own, it is looked up from its parent's value index.
+    rows of its own, it is looked up from its parent's value index. `description`,
+    `group_name` and `is_filterable` are what `/query/fields` tells a client.
     """
 
     field_id: str
@@ -37,16 +39,44 @@ class Field:
     attribute_of: str | None = None
     is_date: bool = False
     is_account: bool = False
+    description: str = ""
+    group_name: str = ""
+    is_filterable: bool = True
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account a login can read, as `/query/accounts` lists it."""
+
+    account_id: str
+    account_name: str
+    group_name: str = ""
 
 
 @dataclass(frozen=True)
 class DataSource:
-    """A data source (`ds_id`) with its fields and the accounts a key may read."""
+    """A data source (`ds_id`) with its fields, and the login whose accounts a key reads.
+
+    Real keys may hold several logins per data source; one is enough to exercise
+    every client path, so each data source has exactly one (`ds_user`).
+    """
 
     ds_id: str
     name: str
-    accounts: tuple[str, ...]
+    accounts: tuple[Account, ...]
     fields: dict[str, Field] = field(default_factory=dict)
+    ds_user: str = ""
+    display_name: str = ""
+
+    @property
+    def account_ids(self) -> tuple[str, ...]:
+        """The catalogue's account ids, in listing order."""
+        return tuple(account.account_id for account in self.accounts)
+
+    @property
+    def account_field(self) -> Field | None:
+        """The dimension that carries the account (`profile`, `property`), if any."""
+        return next((item for item in self.fields.values() if item.is_account), None)
 
 
 def _campaign_names(count: int) -> tuple[str, ...]:
@@ -67,11 +97,41 @@ def _fields(*items: Field) -> dict[str, Field]:
 GOOGLE_ADS = DataSource(
     ds_id="AW",
     name="Google Ads",
-    accounts=("111-111-1111", "222-222-2222", "333-333-3333"),
+    ds_user="ads.team@acme.example",
+    display_name="Acme Ads Team",
+    accounts=(
+        Account("111-111-1111", "Acme Shoes FI", "Acme Group MCC"),
+        Account("222-222-2222", "Acme Shoes SE", "Acme Group MCC"),
+        Account("333-333-3333", "Nordic Outdoor Oy", "Nordic Outdoor MCC"),
+    ),
     fields=_fields(
-        Field("Date", "Date", "dim", DATE, is_date=True),
-        Field("profile", "Account name", "dim", TEXT, is_account=True),
-        Field("CampaignName", "Campaign name", "dim", TEXT, values=_CAMPAIGNS),
+        Field(
+            "Date",
+            "Date",
+            "dim",
+            DATE,
+            is_date=True,
+            description="The day the ads ran, in the account's time zone.",
+            group_name="Time",
+        ),
+        Field(
+            "profile",
+            "Account name",
+            "dim",
+            TEXT,
+            is_account=True,
+            description="The Google Ads account the row belongs to.",
+            group_name="Account",
+        ),
+        Field(
+            "CampaignName",
+            "Campaign name",
+            "dim",
+            TEXT,
+            values=_CAMPAIGNS,
+            description="The campaign's name as it is set in Google Ads.",
+            group_name="Campaign",
+        ),
         Field(
             "CampaignStartTime",
             "Campaign start time",
@@ -79,6 +139,9 @@ GOOGLE_ADS = DataSource(
             DATETIME,
             values=tuple(f"2023-0{1 + i % 9}-1{i % 10}T0{i % 10}:30:00Z" for i in range(12)),
             attribute_of="CampaignName",
+            description="When the campaign was scheduled to start showing ads.",
+            group_name="Campaign",
+            is_filterable=False,
         ),
         Field(
             "CampaignIsActive",
@@ -87,36 +150,201 @@ GOOGLE_ADS = DataSource(
             BOOL,
             values=tuple(i % 3 != 0 for i in range(12)),
             attribute_of="CampaignName",
+            description="Whether the campaign is enabled today.",
+            group_name="Campaign",
         ),
-        Field("Device", "Device", "dim", TEXT, values=("Desktop", "Mobile", "Tablet")),
-        Field("Keyword", "Keyword", "dim", TEXT, values=_KEYWORDS),
-        Field("Impressions", "Impressions", "met", INT),
-        Field("Clicks", "Clicks", "met", INT),
-        Field("Cost", "Cost", "met", CURRENCY),
-        Field("CTR", "CTR", "met", PERCENT),
-        Field("Conversions", "Conversions", "met", FLOAT),
-        Field("ConversionRate", "Conversion rate", "met", PERCENT),
-        Field("VideoViews", "Video views", "met", INT),
-        Field("AverageCpc", "Avg. CPC", "met", CURRENCY),
+        Field(
+            "Device",
+            "Device",
+            "dim",
+            TEXT,
+            values=("Desktop", "Mobile", "Tablet"),
+            description="The kind of device the ad was shown on.",
+            group_name="Segments",
+        ),
+        Field(
+            "Keyword",
+            "Keyword",
+            "dim",
+            TEXT,
+            values=_KEYWORDS,
+            description="The search keyword that triggered the ad.",
+            group_name="Keyword",
+        ),
+        Field(
+            "Impressions",
+            "Impressions",
+            "met",
+            INT,
+            description="How many times the ads were shown.",
+            group_name="Performance",
+        ),
+        Field(
+            "Clicks",
+            "Clicks",
+            "met",
+            INT,
+            description="How many times people clicked the ads.",
+            group_name="Performance",
+        ),
+        Field(
+            "Cost",
+            "Cost",
+            "met",
+            CURRENCY,
+            description="What the clicks and impressions cost, in the account's currency.",
+            group_name="Cost",
+        ),
+        Field(
+            "CTR",
+            "CTR",
+            "met",
+            PERCENT,
+            description="Clicks divided by impressions, as a percentage.",
+            group_name="Performance",
+        ),
+        Field(
+            "Conversions",
+            "Conversions",
+            "met",
+            FLOAT,
+            description="Conversions credited to the ads; fractional under data-driven "
+            "attribution.",
+            group_name="Conversions",
+        ),
+        Field(
+            "ConversionRate",
+            "Conversion rate",
+            "met",
+            PERCENT,
+            description="Conversions divided by clicks, as a percentage.",
+            group_name="Conversions",
+        ),
+        Field(
+            "VideoViews",
+            "Video views",
+            "met",
+            INT,
+            description="How many times people watched a video ad past its first seconds.",
+            group_name="Video",
+        ),
+        Field(
+            "AverageCpc",
+            "Avg. CPC",
+            "met",
+            CURRENCY,
+            description="The average amount paid for one click.",
+            group_name="Cost",
+            is_filterable=False,
+        ),
     ),
 )
 
 GA4 = DataSource(
     ds_id="GAWA",
     name="Google Analytics 4",
-    accounts=("properties/1001", "properties/1002"),
+    ds_user="analytics@acme.example",
+    display_name="Acme Analytics",
+    accounts=(
+        Account("properties/1001", "acme-shoes.fi (GA4)", "Acme Shoes"),
+        Account("properties/1002", "nordic-outdoor.com (GA4)", "Nordic Outdoor"),
+    ),
     fields=_fields(
-        Field("Date", "Date", "dim", DATE, is_date=True),
-        Field("property", "Property", "dim", TEXT, is_account=True),
-        Field("Country", "Country", "dim", TEXT, values=_COUNTRIES),
-        Field("DeviceCategory", "Device category", "dim", TEXT, values=("desktop", "mobile")),
-        Field("PagePath", "Page path", "dim", TEXT, values=_PAGES),
-        Field("Sessions", "Sessions", "met", INT),
-        Field("Users", "Total users", "met", INT),
-        Field("BounceRate", "Bounce rate", "met", PERCENT),
-        Field("EngagementDuration", "User engagement duration", "met", FLOAT),
-        Field("Conversions", "Conversions", "met", FLOAT),
-        Field("Revenue", "Total revenue", "met", CURRENCY),
+        Field(
+            "Date",
+            "Date",
+            "dim",
+            DATE,
+            is_date=True,
+            description="The day of the visits, in the property's time zone.",
+            group_name="Time",
+        ),
+        Field(
+            "property",
+            "Property",
+            "dim",
+            TEXT,
+            is_account=True,
+            description="The Google Analytics 4 property the row belongs to.",
+            group_name="Property",
+        ),
+        Field(
+            "Country",
+            "Country",
+            "dim",
+            TEXT,
+            values=_COUNTRIES,
+            description="The country the visitor was in, as told by their IP address.",
+            group_name="Geography",
+        ),
+        Field(
+            "DeviceCategory",
+            "Device category",
+            "dim",
+            TEXT,
+            values=("desktop", "mobile"),
+            description="The kind of device the visitor used: desktop or mobile.",
+            group_name="Platform / device",
+        ),
+        Field(
+            "PagePath",
+            "Page path",
+            "dim",
+            TEXT,
+            values=_PAGES,
+            description="The path of the page viewed, without the host name.",
+            group_name="Page / screen",
+        ),
+        Field(
+            "Sessions",
+            "Sessions",
+            "met",
+            INT,
+            description="How many sessions began on the site.",
+            group_name="Session",
+        ),
+        Field(
+            "Users",
+            "Total users",
+            "met",
+            INT,
+            description="How many distinct visitors triggered at least one event.",
+            group_name="User",
+        ),
+        Field(
+            "BounceRate",
+            "Bounce rate",
+            "met",
+            PERCENT,
+            description="The share of sessions that were not engaged, as a percentage.",
+            group_name="Session",
+        ),
+        Field(
+            "EngagementDuration",
+            "User engagement duration",
+            "met",
+            FLOAT,
+            description="How long, in seconds, visitors had the site in the foreground.",
+            group_name="Engagement",
+            is_filterable=False,
+        ),
+        Field(
+            "Conversions",
+            "Conversions",
+            "met",
+            FLOAT,
+            description="How many key events the visitors triggered.",
+            group_name="Key events",
+        ),
+        Field(
+            "Revenue",
+            "Total revenue",
+            "met",
+            CURRENCY,
+            description="Revenue from purchases, subscriptions and ads, in the property's "
+            "currency.",
+            group_name="Ecommerce",
+        ),
     ),
 )
 

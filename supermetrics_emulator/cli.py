@@ -7,6 +7,7 @@ import json
 import sys
 
 from supermetrics_emulator.server import EmulatorServer
+from supermetrics_emulator.settings import RATE_LIMIT_BODIES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,9 +28,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--async-status-code", type=int, choices=(200, 202), default=200)
     parser.add_argument("--rate-limit-per-second", type=int, default=0, help="0 = no limit")
     parser.add_argument(
+        "--rate-limit-body",
+        choices=RATE_LIMIT_BODIES,
+        default="documented",
+        help="shape of a 429 body: the documented error, {} or {error: {message}}",
+    )
+    parser.add_argument("--max-url-length", type=int, default=8192, help="longer URLs get 414")
+    parser.add_argument(
+        "--pending-data-null", action="store_true", help='pending answers carry "data": null'
+    )
+    parser.add_argument(
         "--no-hold-lookups",
         action="store_true",
         help="answer schedule_id lookups at once, ignoring their sync_timeout",
+    )
+    parser.add_argument(
+        "--settings",
+        metavar="JSON",
+        help="more settings as one JSON object, e.g. "
+        '\'{"extra_accounts": {"AW": ["444-444-4444"]}}\'',
     )
     parser.add_argument(
         "--fault",
@@ -44,21 +61,24 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Start the emulator and serve until interrupted."""
     args = _parser().parse_args(argv)
-    server = EmulatorServer(
-        host=args.host,
-        port=args.port,
-        api_key=args.api_key,
-        run_seconds=args.run_seconds,
-        schedule_seconds=args.schedule_seconds,
-        max_running=args.max_running,
-        result_ttl=args.result_ttl,
-        max_page_size=args.max_page_size,
-        header_row=not args.no_header_row,
-        numbers_as_strings=args.numbers_as_strings,
-        async_status_code=args.async_status_code,
-        rate_limit_per_second=args.rate_limit_per_second,
-        hold_lookups=not args.no_hold_lookups,
-    )
+    settings = {
+        "api_key": args.api_key,
+        "run_seconds": args.run_seconds,
+        "schedule_seconds": args.schedule_seconds,
+        "max_running": args.max_running,
+        "result_ttl": args.result_ttl,
+        "max_page_size": args.max_page_size,
+        "header_row": not args.no_header_row,
+        "numbers_as_strings": args.numbers_as_strings,
+        "async_status_code": args.async_status_code,
+        "rate_limit_per_second": args.rate_limit_per_second,
+        "rate_limit_body": args.rate_limit_body,
+        "max_url_length": args.max_url_length,
+        "pending_data_null": args.pending_data_null,
+        "hold_lookups": not args.no_hold_lookups,
+    }
+    settings.update(json.loads(args.settings) if args.settings else {})
+    server = EmulatorServer(host=args.host, port=args.port, **settings)
     for spec in args.fault:
         server.add_fault(**json.loads(spec))
     sys.stdout.write(f"listening on {server.root_url}\n")

@@ -9,9 +9,12 @@ speak the same language; README "Fault injection" documents every key.
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+#: The API endpoints an HTTP-level rule can target (as the request log names them).
+ENDPOINTS = frozenset({"submit", "status", "fields", "accounts"})
 HTTP_ACTIONS = frozenset({"http_error", "drop", "slow", "truncate", "malform"})
 QUERY_ACTIONS = frozenset(
     {
@@ -30,9 +33,10 @@ class FaultRule:
     """One fault; unknown keys are refused so that a typo never silently does nothing."""
 
     action: str
-    endpoint: str = "any"  # HTTP actions: "submit", "status" or "any"
+    endpoint: str = "any"  # HTTP actions: one of ENDPOINTS, or "any"
     ds_id: str | None = None
     start_date: str | None = None  # query actions: match the query's start_date
+    account: str | None = None  # query actions: only queries that read this account
     min_offset: int | None = None  # HTTP actions: only pages whose offset_start >= this
     skip: int = 0
     times: int = 1
@@ -49,12 +53,15 @@ class FaultRule:
     fired: int = 0
 
     def __post_init__(self) -> None:
-        """Refuse actions and endpoints the emulator does not know."""
+        """Refuse actions and endpoints the emulator does not know, and keys that cannot apply."""
         if self.action not in HTTP_ACTIONS | QUERY_ACTIONS:
             msg = f"unknown fault action {self.action!r}"
             raise ValueError(msg)
-        if self.endpoint not in {"any", "submit", "status"}:
+        if self.endpoint not in {"any", *ENDPOINTS}:
             msg = f"unknown fault endpoint {self.endpoint!r}"
+            raise ValueError(msg)
+        if self.account is not None and self.action not in QUERY_ACTIONS:
+            msg = f"account applies to query actions, not to {self.action!r}"
             raise ValueError(msg)
 
     @classmethod
@@ -124,8 +131,12 @@ class FaultBook:
         with self._lock:
             rule.fired -= 1
 
-    def take_query(self, params: dict[str, Any]) -> list[FaultRule]:
-        """Return the query-level rules that fire for a newly submitted query."""
+    def take_query(self, params: dict[str, Any], accounts: Collection[str]) -> list[FaultRule]:
+        """Return the query-level rules that fire for a newly submitted query.
+
+        `accounts` are the query's accounts once `ds_accounts` is expanded, so that a
+        rule for one account also matches a team list or filter that includes it.
+        """
         fired: list[FaultRule] = []
         with self._lock:
             for rule in self._rules:
@@ -134,6 +145,8 @@ class FaultBook:
                 if rule.ds_id is not None and params.get("ds_id") != rule.ds_id:
                     continue
                 if rule.start_date is not None and params.get("start_date") != rule.start_date:
+                    continue
+                if rule.account is not None and rule.account not in accounts:
                     continue
                 if rule._take():  # noqa: SLF001 - the book owns its rules
                     fired.append(rule)

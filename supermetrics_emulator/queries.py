@@ -130,6 +130,8 @@ class QueryStore:
                     "start_date": q.params.get("start_date"),
                     "end_date": q.params.get("end_date"),
                     "fields": q.params.get("fields"),
+                    "accounts": list(q.plan.accounts),
+                    "excluded_accounts": q.extra.get("excluded_accounts", []),
                     "total_rows": q.plan.total_rows,
                     "submitted_at": q.submitted_at,
                     "started_at": q.started_at,

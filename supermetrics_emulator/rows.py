@@ -3,21 +3,28 @@
 A result is never materialised: row *i* is computed from its index, so a page of a
 5-million-row result costs the same memory as a page of a 50-row one. Rows are
 ordered by date, then by the requested dimensions in request order (the last one
-varies fastest). A metric value depends only on the row's dimension values (and the
-data revision), never on the query that asked for it: overlapping date windows and
-re-reads see the same numbers, exactly like a real, settled data source.
+varies fastest).
+
+An account's metric values depend only on the row's dimension values, the account
+and the data revision, never on the query that asked for them: overlapping date
+windows and re-reads see the same numbers, exactly like a real, settled data source.
+A query without the account dimension sums over its accounts (averages percentages),
+as Supermetrics does, so it equals the sum of the per-account rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from supermetrics_emulator.catalog import BOOL, CURRENCY, FLOAT, INT, PERCENT, DataSource
+from supermetrics_emulator.catalog import BOOL, CURRENCY, FLOAT, INT, PERCENT, DataSource, Field
+from supermetrics_emulator.dropped import Skips, matching_indexes
+from supermetrics_emulator.upstream import NO_CHANGES, DropRule, Upstream, same
 
 _MASK = (1 << 64) - 1
+_PRIME = 4_294_967_291  # the largest prime below 2**32: keeps every product a small int
 
 
 def mix64(value: int) -> int:
@@ -32,14 +39,15 @@ def _seed(text: str) -> int:
     acc = 1469598103934665603
     for byte in text.encode():
         acc = ((acc ^ byte) * 1099511628211) & _MASK
-    return mix64(acc)
+    return mix64(acc) % _PRIME
 
 
 @dataclass(frozen=True)
 class Axis:
-    """One enumerated dimension of the result: its size and a seed per position."""
+    """One enumerated dimension of the result: its labels and a seed per position."""
 
     name: str
+    labels: tuple[object, ...]
     seeds: tuple[int, ...]
 
     @property
@@ -70,40 +78,70 @@ class ResultPlan:
         revision: Revision = Revision(),
         max_rows: int | None = None,
         duplicate_row: int | None = None,
+        upstream: Upstream = NO_CHANGES,
     ) -> None:
         """Lay out the axes of the result for these fields, dates and accounts."""
         self.source = source
         self.fields = [source.fields[field_id] for field_id in field_ids]
+        self.accounts = tuple(accounts)
         self.days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
         self.revision = revision
         self.duplicate_row = duplicate_row
-        wants_date = any(f.is_date for f in self.fields)
-        day_labels = [d.isoformat() for d in self.days] if wants_date else [f"{start}..{end}"]
-        self.axes: list[Axis] = [Axis("Date", tuple(_seed(f"day:{d}") for d in day_labels))]
-        self._axis_of: dict[str, int] = {}
+        self.upstream = upstream.for_source(source.ds_id)
+        self.dated = any(f.is_date for f in self.fields)
+        day_labels = [d.isoformat() for d in self.days] if self.dated else [f"{start}..{end}"]
+        self.axes = [Axis("Date", tuple(day_labels), tuple(_seed(f"day:{d}") for d in day_labels))]
+        self._axis_of: dict[str, int] = {"Date": 0}
         for item in self.fields:
-            if item.is_date or item.field_type == "met":
-                continue
-            axis_name = item.attribute_of or item.field_id
-            if item.is_account:
-                labels: Sequence[object] = accounts
-            elif item.attribute_of:
-                labels = source.fields[item.attribute_of].values
-            else:
-                labels = item.values
-            if axis_name not in self._axis_of:
-                self._axis_of[axis_name] = len(self.axes)
-                seeds = tuple(_seed(f"{source.ds_id}:{axis_name}:{label}") for label in labels)
-                self.axes.append(Axis(axis_name, seeds))
-        self._account_labels = tuple(accounts)
-        self._day_labels = day_labels
+            if not (item.is_date or item.field_type == "met"):
+                self._add_axis(item)
+        #: Without the account dimension a row sums over these accounts' seeds.
+        self.summed = not any(f.is_account for f in self.fields)
+        account_field = source.account_field
+        account_axis = account_field.field_id if account_field else "account"
+        self._account_seeds = tuple(_seed(f"{source.ds_id}:{account_axis}:{a}") for a in accounts)
         self._revised_from_day = next(
             (n for n, day in enumerate(self.days) if day >= revision.from_date), len(self.days)
         )
-        full = 1
+        full = 1 if self.accounts else 0
         for axis in self.axes:
             full *= axis.size
-        self.natural_rows = full if max_rows is None else min(full, max_rows)
+        self.full_rows = full
+        self.skips = Skips(index for rule in self.upstream.drops for index in self._matches(rule))
+        visible = full - len(self.skips)
+        self.natural_rows = visible if max_rows is None else min(visible, max_rows)
+
+    def _add_axis(self, item: Field) -> None:
+        axis_name = item.attribute_of or item.field_id
+        if axis_name in self._axis_of:
+            return
+        if item.is_account:
+            labels: tuple[object, ...] = self.accounts
+        elif item.attribute_of:
+            labels = self.source.fields[item.attribute_of].values
+        else:
+            labels = item.values
+        seeds = tuple(_seed(f"{self.source.ds_id}:{axis_name}:{label}") for label in labels)
+        self._axis_of[axis_name] = len(self.axes)
+        self.axes.append(Axis(axis_name, labels, seeds))
+
+    def _matches(self, rule: DropRule) -> Iterator[int]:
+        """Natural indexes of the rows `rule` drops; none unless every field is an axis."""
+        allowed: list[Collection[int] | None] = [None] * len(self.axes)
+        for field_id, wanted in rule.match:
+            item = self.source.fields[field_id]
+            axis = self._axis_of.get("Date" if item.is_date else item.attribute_of or field_id)
+            if axis is None or (item.is_date and not self.dated):
+                return iter(())
+            labels = self.axes[axis].labels if item.is_date or item.is_account else item.values
+            positions = {
+                n
+                for n, label in enumerate(labels)
+                if same(wanted, label) or same(wanted, self.upstream.renamed(field_id, label))
+            }
+            before = allowed[axis]
+            allowed[axis] = positions if before is None else set(before) & positions
+        return matching_indexes([axis.size for axis in self.axes], allowed)
 
     @property
     def total_rows(self) -> int:
@@ -117,17 +155,19 @@ class ResultPlan:
             return
         duplicate = self.duplicate_row
         if duplicate is None or last < duplicate:
-            yield from self._generate(first, last - first + 1)
+            yield from self._visible(first, last)
             return
         # Rows after the injected duplicate are shifted by one.
         if first <= duplicate:
-            yield from self._generate(first, duplicate - first + 1)
+            yield from self._visible(first, duplicate)
             first = duplicate + 1
-        yield from self._generate(first - 1, last - first + 1)
+        yield from self._visible(first - 1, last - 1)
 
-    def row(self, index: int) -> list[object]:
-        """Compute the row at `index` of the natural (duplicate-free) result."""
-        return next(self._generate(index, 1))
+    def _visible(self, first: int, last: int) -> Iterator[list[object]]:
+        """Yield visible rows `first`..`last`: natural rows with the dropped ones skipped."""
+        last = min(last, self.natural_rows - 1)
+        for start, count in self.skips.runs(first, last - first + 1):
+            yield from self._generate(start, count)
 
     def _generate(self, start: int, count: int) -> Iterator[list[object]]:
         positions = []
@@ -136,37 +176,50 @@ class ResultPlan:
             remainder, position = divmod(remainder, axis.size)
             positions.append(position)
         positions.reverse()
-        count = max(0, min(count, self.natural_rows - start))
+        count = max(0, min(count, self.full_rows - start))
         return self._compiled(positions, count, self._revised_from_day, self.revision.number)
+
+    def _labels(self, item: Field) -> tuple[object, ...]:
+        """What a dimension column reports per axis position, renames applied."""
+        labels = self.accounts if item.is_account else item.values
+        return tuple(self.upstream.renamed(item.field_id, label) for label in labels)
 
     @cached_property
     def _compiled(self) -> Callable[..., Iterator[list[object]]]:
         """Compile a row generator for this plan: it runs for every row served.
 
         Positions advance like an odometer (the last axis fastest); each row's key is
-        the sum of its positions' seeds, and every metric is a cheap function of it.
+        the sum of its positions' seeds (and, summing over accounts, an account's), and
+        every metric is a cheap function of it.
         """
-        names: dict[str, object] = {"P": _PRIME, "D": tuple(self._day_labels)}
+        names: dict[str, object] = {"P": _PRIME, "D": self.axes[0].labels, "nsum": _nullable_sum}
         axes = range(len(self.axes))
         for number in axes:
-            names[f"S{number}"] = tuple(
-                (seed * (2 * number + 1)) % _PRIME for seed in self.axes[number].seeds
+            names[f"S{number}"] = self.axes[number].seeds
+        seed_sum = " + ".join(f"S{n}[p{n}]" for n in axes)
+        summed_over = self._account_seeds if self.summed else ()
+        if len(summed_over) > 1:
+            # One row key per account, unrolled: a comprehension per cell costs twice as much.
+            keys = [f"h{n}" for n in range(len(summed_over))]
+            key = f"k = {seed_sum}\n" + "\n".join(
+                f"        h{n} = (k + A{n}) * 2654435761 % P" for n in range(len(summed_over))
             )
+            names.update({f"A{n}": seed for n, seed in enumerate(summed_over)})
+        else:
+            keys = ["h"]
+            names["K"] = summed_over[0] if summed_over else 0
+            key = f"h = ({seed_sum} + K) * 2654435761 % P"
         cells = []
         for column, item in enumerate(self.fields):
             if item.field_type == "met":
-                names[f"M{column}"] = 1 + mix64(column + 17) % (_PRIME - 1)
-                cells.append(_METRIC_SOURCES.get(item.data_type, _TEXT_METRIC).format(c=column))
+                names[f"M{column}"] = 1 + _seed(f"metric:{item.field_id}") % (_PRIME - 1)
+                cells.append(_metric_cell(item.data_type, f"M{column}", keys))
             elif item.is_date:
                 cells.append("D[p0]")
             else:
                 axis = self._axis_of[item.attribute_of or item.field_id]
-                names[f"V{column}"] = (
-                    self._account_labels if item.is_account else tuple(item.values)
-                )
+                names[f"V{column}"] = self._labels(item)
                 cells.append(f"V{column}[p{axis}]")
-        unpack = ", ".join(f"p{n}" for n in axes)
-        seed_sum = " + ".join(f"S{n}[p{n}]" for n in axes)
         odometer = ""
         indent = "        "
         for number in reversed(axes):
@@ -174,11 +227,12 @@ class ResultPlan:
             odometer += f"{indent}p{number} += 1\n{indent}if p{number} == N{number}:\n"
             indent += "    "
             odometer += f"{indent}p{number} = 0\n" if number else f"{indent}pass\n"
+        unpack = ", ".join(f"p{n}" for n in axes)
         source = (
             f"def generate(positions, count, revised_from, revision):\n"
             f"    {unpack}, = positions\n"
             f"    for _ in range(count):\n"
-            f"        h = ({seed_sum}) * 2654435761 % P\n"
+            f"        {key}\n"
             f"        rev = revision if p0 >= revised_from else 0\n"
             f"        yield [{', '.join(cells)}]\n"
             f"{odometer}"
@@ -188,16 +242,38 @@ class ResultPlan:
         return generate
 
 
-_PRIME = 4_294_967_291  # the largest prime below 2**32: keeps every product a small int
+def _nullable_sum(*cents: int | None) -> float | None:
+    """Sum cents over accounts: null only when every account's value is null."""
+    present = [value for value in cents if value is not None]
+    return sum(present) / 100 if present else None
 
-#: Metric cells as expressions of the row key `h`, the column multiplier and `rev`.
-#: Values are integers divided by 100, so they print with at most two decimals.
-_TEXT_METRIC = "str(h * M{c} % P % 1000)"
-_METRIC_SOURCES = {
-    INT: "h * M{c} % P % 10000 + rev",
-    PERCENT: "h * M{c} % P % 10000 / 100",
-    CURRENCY: "(h * M{c} % P % 10000000 + rev * 150) / 100",
-    FLOAT: "(None if (b{c} := h * M{c} % P) // 1000000 % 11 == 0 "
-    "else (b{c} % 1000000 + rev * 100) / 100)",
-    BOOL: "h * M{c} % P % 2 == 1",
-}
+
+def _metric_cell(data_type: str, multiplier: str, keys: list[str]) -> str:
+    """Return the expression of a metric cell, from the row key of each account.
+
+    One key: that account's value. Several: their sum, in integer cents so that it
+    is exact (percentages average; a null counts as 0 unless every account's value
+    is null; a boolean is true if any account's is; text is the first account's).
+    Fractional values are integers divided by 100: at most two decimals per account.
+    """
+    base = [f"{key} * {multiplier} % P" for key in keys]
+    if data_type == INT:
+        cell = " + ".join(f"{b} % 10000 + rev" for b in base)
+    elif data_type == PERCENT:
+        cell = f"({' + '.join(f'{b} % 10000' for b in base)}) / {100 * len(keys)}"
+    elif data_type == CURRENCY:
+        cell = f"({' + '.join(f'{b} % 10000000 + rev * 150' for b in base)}) / 100"
+    elif data_type == FLOAT and len(keys) == 1:
+        cell = (
+            f"(None if (b := {base[0]}) // 1000000 % 11 == 0 else (b % 1000000 + rev * 100) / 100)"
+        )
+    elif data_type == FLOAT:
+        terms = [
+            f"None if (b := {b}) // 1000000 % 11 == 0 else b % 1000000 + rev * 100" for b in base
+        ]
+        cell = f"nsum({', '.join(f'({term})' for term in terms)})"
+    elif data_type == BOOL:
+        cell = " or ".join(f"{b} % 2 == 1" for b in base)
+    else:
+        cell = f"str({base[0]} % 1000)"
+    return cell

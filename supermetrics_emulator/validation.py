@@ -1,4 +1,4 @@
-"""Turning a submitted query's `json` parameters into a result plan, or a 4xx error."""
+"""Checking a submitted query's `json` parameters, or answering with a 4xx error."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import datetime as dt
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from supermetrics_emulator.catalog import DATA_SOURCES
-from supermetrics_emulator.rows import ResultPlan, Revision
+from supermetrics_emulator.catalog import DATA_SOURCES, DataSource
+
+if TYPE_CHECKING:  # accounts.py imports this module: only the type is needed here
+    from supermetrics_emulator.accounts import Logins
 
 
 @dataclass
@@ -21,6 +23,19 @@ class ApiError(Exception):
     message: str
     description: str = ""
     retry_after: str | None = None
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """A submitted query, checked: what its result is made of."""
+
+    source: DataSource
+    field_ids: list[str]
+    start: dt.date
+    end: dt.date
+    accounts: list[str]
+    max_rows: int | None
+    settings: dict[str, Any]
 
 
 def as_list(value: Any, name: str) -> list[str]:  # noqa: ANN401 - raw JSON
@@ -65,35 +80,38 @@ def _known(names: list[str], known: Collection[str], kind: str, ds_id: str) -> l
     return names
 
 
-def build_plan(
-    params: dict[str, Any], *, revision: Revision, duplicate_row: int | None
-) -> ResultPlan:
-    """Validate a submitted query and lay out its result."""
+def source_of(params: dict[str, Any]) -> DataSource:
+    """Return the data source named by `ds_id`, or the documented 400 error."""
     ds_id = params.get("ds_id")
     if not ds_id:
         raise ApiError(400, "DS_ID_MISSING", "Parameter ds_id is required")
-    source = DATA_SOURCES.get(ds_id)
+    source = DATA_SOURCES.get(ds_id) if isinstance(ds_id, str) else None
     if source is None:
         raise ApiError(400, "DATASOURCE_NOT_FOUND", f"Unknown data source {ds_id!r}")
+    return source
+
+
+def parse_query(params: dict[str, Any], *, logins: Logins) -> QuerySpec:
+    """Check a submitted query; `logins` expands `ds_accounts` to the accounts it means.
+
+    Raises:
+        ApiError: 400 with the documented code for the first problem found.
+    """
+    source = source_of(params)
+    ds_id = source.ds_id
     field_ids = _known(as_list(params.get("fields", []), "fields"), source.fields, "FIELD", ds_id)
-    accounts = _known(
-        as_list(params.get("ds_accounts", []), "ds_accounts"), source.accounts, "ACCOUNT", ds_id
-    )
+    accounts = logins.expand(source, params.get("ds_accounts"))
     today = dt.datetime.now(tz=dt.UTC).date()
     start = parse_day(params.get("start_date", "yesterday"), "start_date", today)
     end = parse_day(params.get("end_date", "yesterday"), "end_date", today)
     if end < start:
         raise ApiError(400, "DATE_RANGE_INVALID", f"end_date {end} is before start_date {start}")
     max_rows = params.get("max_rows")
-    if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 0):
+    if max_rows is not None and (
+        isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0
+    ):
         raise ApiError(400, "PARAMETER_INVALID", "max_rows must be a non-negative integer")
-    return ResultPlan(
-        source,
-        field_ids,
-        start,
-        end,
-        accounts,
-        revision=revision,
-        max_rows=max_rows,
-        duplicate_row=duplicate_row,
-    )
+    settings = params.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise ApiError(400, "PARAMETER_INVALID", "settings must be an object")
+    return QuerySpec(source, field_ids, start, end, accounts, max_rows, settings)

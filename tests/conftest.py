@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -15,8 +14,7 @@ from typing import Any
 import pytest
 
 from supermetrics_emulator import EmulatorServer
-from supermetrics_emulator.catalog import DATA_SOURCES
-from supermetrics_emulator.rows import ResultPlan, Revision
+from tap_supermetrics.lineage import LINEAGE_FIELD
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-secret-key-7f3a9c"
@@ -50,10 +48,14 @@ class TapRun:
     stderr: str
     messages: list[dict[str, Any]] = field(default_factory=list)
 
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        return [
+    def records(self, stream: str, *, lineage: bool = False) -> list[dict[str, Any]]:
+        """The stream's records; without the lineage column unless asked for."""
+        records = [
             m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
         ]
+        if lineage:
+            return records
+        return [{k: v for k, v in r.items() if k != LINEAGE_FIELD} for r in records]
 
     def schemas(self) -> dict[str, dict[str, Any]]:
         return {m["stream"]: m for m in self.messages if m["type"] == "SCHEMA"}
@@ -141,16 +143,22 @@ def expected_rows(
     fields: list[str],
     start: str,
     end: str,
-    accounts: list[str],
+    accounts: list[str] | str | dict[str, str],
 ) -> list[dict[str, Any]]:
-    """The rows the emulator's data source holds for this query, computed independently of HTTP."""
-    settings = emulator.emulator.settings
-    plan = ResultPlan(
-        DATA_SOURCES[ds_id],
-        fields,
-        dt.date.fromisoformat(start),
-        dt.date.fromisoformat(end),
-        accounts,
-        revision=Revision(settings.revision, dt.date.fromisoformat(settings.revision_from)),
+    """The rows the emulator serves for this query now, computed without HTTP.
+
+    The emulator's own planner lays out the result, under its current settings: the
+    accounts its logins hold (`accounts` takes every `ds_accounts` form: a list, a
+    comma-separated string, team lists, a filter object), revisions, renamed values
+    and dropped rows. Without an account field the metrics are summed over `accounts`.
+    """
+    plan = emulator.emulator.plan(
+        {
+            "ds_id": ds_id,
+            "fields": fields,
+            "start_date": start,
+            "end_date": end,
+            "ds_accounts": accounts,
+        }
     )
     return [dict(zip(fields, row, strict=True)) for row in plan.rows(0, plan.total_rows - 1)]
