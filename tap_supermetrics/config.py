@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft7Validator
 from singer_sdk import typing as th
 
+from tap_supermetrics.accounts import account_field
 from tap_supermetrics.errors import ConfigError
 from tap_supermetrics.identifiers import (
     DS_ID_RULE,
@@ -28,6 +29,21 @@ DEFAULT_BASE_URL = "https://api.supermetrics.com/enterprise/v2"
 
 _STRING_OR_LIST = th.CustomType(
     {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+)
+
+_ACCOUNTS = th.CustomType(
+    {
+        "anyOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}},
+            {
+                "type": "object",
+                "properties": {"filter_id": {"type": "string"}, "filter_name": {"type": "string"}},
+                "additionalProperties": False,
+                "minProperties": 1,
+            },
+        ]
+    }
 )
 
 #: Seconds, as a JSON number or a numeric string: Meltano hands settings without a
@@ -67,7 +83,20 @@ QUERY_SCHEMA = th.ObjectType(
         required=True,
         description="Field ids, in the order the record's keys should have.",
     ),
-    th.Property("ds_accounts", _STRING_OR_LIST, description="Account ids (list or CSV)."),
+    th.Property(
+        "ds_accounts",
+        _ACCOUNTS,
+        description="Accounts: a list of ids, a comma-separated string, a team list such as "
+        '`"list.all_accounts"`, or a filter object `{"filter_id": "<regex>", "filter_name": '
+        '"<regex>"}`. See README "Changing queries".',
+    ),
+    th.Property(
+        "account_field",
+        th.StringType,
+        description="The field that carries the account in each row (default: a known "
+        "account field among `fields`, such as `profile` or `property`). Without one, rows "
+        "are sums over the accounts.",
+    ),
     th.Property(
         "date_field",
         th.StringType,
@@ -197,10 +226,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds to wait for one HTTP response.",
     ),
     th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        description="Print the plan of the run (per stream: accounts, date ranges, number "
+        "of queries and why) and submit no query: no records, state unchanged.",
+    ),
+    th.Property(
         "schema_cache_dir",
         th.StringType,
-        description="Directory for discovered field types, so that discovery probes the "
-        "API once per query definition. Default: ~/.cache/tap-supermetrics.",
+        description="Directory for discovered field types, so that discovery asks the API "
+        "once per data source (`/query/fields`). Default: ~/.cache/tap-supermetrics.",
     ),
     th.Property(
         "queries",
@@ -221,10 +257,11 @@ class QueryDefinition:
     name: str
     ds_id: str
     fields: tuple[str, ...]
-    ds_accounts: list[str] | str | None
+    ds_accounts: list[str] | str | dict[str, str] | None
     date_field: str | None
     primary_keys: tuple[str, ...] | None
     pass_through: dict[str, Any] = field(default_factory=dict)
+    account_field: str | None = None
 
     def parameters(self) -> dict[str, Any]:
         """Return the query parameters common to every request for this query."""
@@ -376,6 +413,10 @@ def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
     if date_field is not None and entry.get("date_range_type"):
         msg = f"{where}: date_range_type only applies to queries without a date field"
         raise ConfigError(msg)
+    chosen_account_field = account_field(fields, entry.get("account_field"))
+    if chosen_account_field is not None and chosen_account_field not in fields:
+        msg = f"{where}: account_field {chosen_account_field!r} is not among the fields"
+        raise ConfigError(msg)
     primary_keys = entry.get("primary_keys")
     if primary_keys is not None:
         missing = [key for key in primary_keys if key not in fields]
@@ -392,4 +433,5 @@ def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
         pass_through={
             key: entry[key] for key in PASS_THROUGH_PARAMETERS if entry.get(key) is not None
         },
+        account_field=chosen_account_field,
     )

@@ -68,6 +68,14 @@ class ResultsExpiredError(SupermetricsError):
 class QueryFailedError(SupermetricsError):
     """The query ended FAILURE or STOPPED, or reported a status the tap does not know."""
 
+    def __init__(
+        self, message: str, *, status: str | None = None, info: ApiErrorInfo | None = None
+    ) -> None:
+        """Keep the final status and the API's error, to tell account failures apart."""
+        super().__init__(message)
+        self.status = status
+        self.info = info or ApiErrorInfo()
+
 
 class QueryTimeoutError(SupermetricsError):
     """The query did not finish within `query_timeout`."""

@@ -48,6 +48,18 @@ def json_type(data_type: str | None) -> dict[str, Any]:
     part, refined by a `time.date` / `time.datetime` qualifier; bare legacy names map
     by the table above; anything else becomes a string, with a warning.
     """
+    schema = known_json_type(data_type)
+    if schema is None:
+        LOGGER.warning("Unknown Supermetrics data_type %r: the field is typed as string", data_type)
+        return _nullable({"type": "string"})
+    return schema
+
+
+def known_json_type(data_type: str | None) -> dict[str, Any] | None:
+    """Like `json_type`, but None (and no warning) for a type the tap does not know.
+
+    For comparisons that must not repeat `json_type`'s warning on every answer.
+    """
     text = (data_type or "").strip().lower()
     parts = text.split(".")
     if len(parts) > 1 and parts[0] in _LEADING_TYPES:
@@ -60,8 +72,7 @@ def json_type(data_type: str | None) -> dict[str, Any]:
         return _nullable(base)
     if text in _LEGACY_TYPES:
         return _nullable(dict(_LEGACY_TYPES[text]))
-    LOGGER.warning("Unknown Supermetrics data_type %r: the field is typed as string", data_type)
-    return _nullable({"type": "string"})
+    return None
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -71,35 +82,57 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One configured field as the API describes it."""
+    """One field as the API describes it (`/query/fields`, or a query answer's meta).
+
+    `description` is None when the source had none (a probe's answer never has one):
+    the schema then leaves it out rather than inventing a text.
+    """
 
     field_id: str
     field_name: str
     field_type: str  # "dim" or "met"
     data_type: str
+    description: str | None = None
 
     @property
     def schema(self) -> dict[str, Any]:
-        """The JSON Schema of this field's values."""
-        return json_type(self.data_type)
+        """The JSON Schema of this field's values, titled and described as the API does."""
+        schema = json_type(self.data_type)
+        if self.field_name:
+            schema["title"] = self.field_name
+        if self.description:
+            schema["description"] = self.description
+        return schema
 
     def to_dict(self) -> dict[str, str]:
-        """Return the cacheable form."""
-        return {
+        """Return the cacheable form (`description` only when there is one)."""
+        cached = {
             "field_id": self.field_id,
             "field_name": self.field_name,
             "field_type": self.field_type,
             "data_type": self.data_type,
         }
+        if self.description:
+            cached["description"] = self.description
+        return cached
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> FieldSpec:
-        """Read one entry of `meta.query.fields` (tolerating `id` for `field_id`)."""
+        """Read one field entry of `/query/fields` or of `meta.query.fields`.
+
+        Tolerates `id` for `field_id`, and takes the dimension/metric kind from
+        `@type` (`ds_dimension`/`ds_metric`) when `field_type` is missing.
+        """
+        field_type = meta.get("field_type")
+        if not field_type:
+            field_type = "dim" if meta.get("@type") == "ds_dimension" else "met"
+        description = str(meta.get("description") or "").strip()
         return cls(
             field_id=str(meta.get("field_id") or meta.get("id") or ""),
             field_name=str(meta.get("field_name") or meta.get("field_id") or ""),
-            field_type=str(meta.get("field_type") or "met"),
+            field_type=str(field_type),
             data_type=str(meta.get("data_type") or "string"),
+            description=description or None,
         )
 
 

@@ -61,6 +61,10 @@ class QueryRun:
     ds_id: str
     start_date: str | None
     end_date: str | None
+    accounts: list[str] | None = None
+    reason: str | None = None
+    date_field: str | None = None
+    account_field: str | None = None
     schedule_id: str | None = None
     request_id: str | None = None
     status: str | None = None
@@ -80,8 +84,8 @@ class QueryRun:
         return dict(self.__dict__)
 
 
-def _utc_now() -> str:
-    return dt.datetime.now(tz=dt.UTC).isoformat(timespec="milliseconds")
+def _utc_now(timespec: str = "milliseconds") -> str:
+    return dt.datetime.now(tz=dt.UTC).isoformat(timespec=timespec)
 
 
 @dataclass
@@ -100,6 +104,8 @@ class QueryExecution:
     _answer: dict[str, Any] | None = field(default=None, init=False)
     _submitted_clock: float = field(default=0.0, init=False)
     _lookups_held: bool = field(default=True, init=False)
+    #: When the first execution of this query succeeded: the window's lineage stamp.
+    extracted_at: str | None = field(default=None, init=False)
 
     @property
     def schedule_id(self) -> str | None:
@@ -229,6 +235,8 @@ class QueryExecution:
         meta = answer["meta"]
         result = _object(meta.get("result"))
         self.run.finished_at = _utc_now()
+        if self.extracted_at is None:
+            self.extracted_at = _utc_now("microseconds")
         self.run.total_rows = _int_or_none(result.get("total_rows"))
         self.run.run_seconds = _float_or_none(result.get("run_seconds"))
         self.run.data_sampled = _bool_or_none(result.get("data_sampled"))
@@ -249,7 +257,7 @@ class QueryExecution:
         what = "was aborted (STOPPED)" if status == "STOPPED" else "ended with FAILURE"
         msg = f"{self.describe}: query {self.run.schedule_id} {what}: {info}"
         self.run.error = str(info)
-        raise QueryFailedError(msg)
+        raise QueryFailedError(msg, status=status, info=info)
 
     def _log_progress(self, status: str, meta: dict[str, Any]) -> None:
         progress = _object(meta.get("progress"))

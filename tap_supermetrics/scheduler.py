@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from tap_supermetrics.lifecycle import QueryExecution
-    from tap_supermetrics.windows import DateWindow
+    from tap_supermetrics.planner import PlannedQuery
 
 
 class WindowedQueryStream(Protocol):
@@ -26,12 +26,12 @@ class WindowedQueryStream(Protocol):
         """Whether the stream will be synced."""
         ...
 
-    def planned_windows(self) -> list[DateWindow | None]:
-        """The windows this run reads (None: one query without dates)."""
+    def planned_queries(self) -> list[PlannedQuery]:
+        """The queries this run sends, in order."""
         ...
 
-    def new_execution(self, window: DateWindow | None) -> QueryExecution:
-        """A query execution for one window, not yet submitted."""
+    def new_execution(self, planned: PlannedQuery) -> QueryExecution:
+        """A query execution for one planned query, not yet submitted."""
         ...
 
 
@@ -41,7 +41,7 @@ class QueryPool:
     def __init__(self) -> None:
         """Start with no streams and nothing submitted."""
         self._streams: list[WindowedQueryStream] = []
-        self._ahead: dict[tuple[str, DateWindow | None], QueryExecution] = {}
+        self._ahead: dict[tuple[str, PlannedQuery], QueryExecution] = {}
         self._started = False
 
     def register(self, stream: WindowedQueryStream) -> None:
@@ -55,18 +55,18 @@ class QueryPool:
         self._started = True
         for stream in self._streams:
             if stream.selected:
-                windows = stream.planned_windows()
-                if windows:
-                    self.submit_ahead(stream, windows[0])
+                queries = stream.planned_queries()
+                if queries:
+                    self.submit_ahead(stream, queries[0])
 
-    def submit_ahead(self, stream: WindowedQueryStream, window: DateWindow | None) -> None:
-        """Submit a window's query now, to be taken later."""
-        key = (stream.name, window)
+    def submit_ahead(self, stream: WindowedQueryStream, planned: PlannedQuery) -> None:
+        """Submit a planned query now, to be taken later."""
+        key = (stream.name, planned)
         if key not in self._ahead:
-            execution = stream.new_execution(window)
+            execution = stream.new_execution(planned)
             execution.submit()
             self._ahead[key] = execution
 
-    def take(self, stream: WindowedQueryStream, window: DateWindow | None) -> QueryExecution:
-        """Return the execution submitted ahead for this window, or a fresh one."""
-        return self._ahead.pop((stream.name, window), None) or stream.new_execution(window)
+    def take(self, stream: WindowedQueryStream, planned: PlannedQuery) -> QueryExecution:
+        """Return the execution submitted ahead for this query, or a fresh one."""
+        return self._ahead.pop((stream.name, planned), None) or stream.new_execution(planned)

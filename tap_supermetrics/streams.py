@@ -22,14 +22,24 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
+from tap_supermetrics.accounts import ACCOUNTS_PATH
 from tap_supermetrics.client import STATUS_PATH, SupermetricsStream, payload_of
 from tap_supermetrics.config import date_range
-from tap_supermetrics.errors import DuplicateKeyError, ResultsExpiredError, ResultShapeError
+from tap_supermetrics.errors import (
+    DuplicateKeyError,
+    QueryFailedError,
+    ResultsExpiredError,
+    ResultShapeError,
+)
+from tap_supermetrics.failures import AccountFailure
+from tap_supermetrics.field_catalog import type_disagreements
 from tap_supermetrics.fields import FieldSpec, RowConverter, ValueConversionError, record_schema
 from tap_supermetrics.lifecycle import PollTiming, QueryExecution, QueryRun
+from tap_supermetrics.lineage import LINEAGE_FIELD, with_lineage
 from tap_supermetrics.pagination import Page, ResultPaginator, read_page
+from tap_supermetrics.planner import ALL_ACCOUNTS, PlannedQuery
+from tap_supermetrics.reads import StreamReads, today_utc
 from tap_supermetrics.resources import schemas_directory
-from tap_supermetrics.windows import DateWindow, advance, first_day, parse_bookmark, split
 
 if TYPE_CHECKING:
     import requests
@@ -38,7 +48,10 @@ if TYPE_CHECKING:
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
     from tap_supermetrics.config import QueryDefinition
-    from tap_supermetrics.scheduler import QueryPool
+    from tap_supermetrics.sync_run import SyncRun
+
+#: Halvings after which a query that fails in every part is taken as failing as a whole.
+_LEVELS_BEFORE_GLOBAL = 2
 
 
 def default_primary_keys(fields: Sequence[FieldSpec], date_field: str | None) -> list[str]:
@@ -116,11 +129,11 @@ class QueryStream(SupermetricsStream):
         tap: Tap,
         definition: QueryDefinition,
         fields: list[FieldSpec],
-        pool: QueryPool,
-        runs: list[QueryRun],
+        run: SyncRun,
     ) -> None:
         """Build the stream from its query definition and the fields' API metadata."""
-        super().__init__(tap=tap, name=definition.name, schema=record_schema(fields))
+        schema = with_lineage(record_schema(fields))
+        super().__init__(tap=tap, name=definition.name, schema=schema)
         self.definition = definition
         self.replication_key = definition.date_field
         self.primary_keys = list(
@@ -128,72 +141,90 @@ class QueryStream(SupermetricsStream):
         )
         self.timing = PollTiming.from_config(dict(self.config))
         self.page_size = int(self.config.get("page_size", 25_000))
-        self._pool = pool
-        self._runs = runs
+        self._run = run
+        self._state_writer = tap.state_writer
+        self._plan_logged = False
+        self._failed_accounts: set[str] = set()
         self._pages: weakref.WeakKeyDictionary[requests.Response, Page] = (
             weakref.WeakKeyDictionary()
         )
         self._reading: _Reading | None = None
-        pool.register(self)
+        run.pool.register(self)
 
-    # Windows and state --------------------------------------------------------
+    # Planning and state -------------------------------------------------------
 
-    def _bookmark(self) -> dt.date | None:
-        state = self.get_context_state(None)
-        if not self.replication_key or state.get("replication_key") != self.replication_key:
-            return None
-        return parse_bookmark(state.get("replication_key_value"))
+    @cached_property
+    def reads(self) -> StreamReads:
+        """This run's plan and coverage, read from the stream's bookmark."""
+        describe = f"stream {self.name!r}, account list"
+        return StreamReads(
+            definition=self.definition,
+            configured=date_range(dict(self.config), today_utc()),
+            settings=dict(self.config),
+            bookmark=self.get_context_state(None),
+            list_accounts=self._run.accounts.lister(
+                self.definition.ds_id,
+                self.definition.pass_through.get("ds_users")
+                or self.definition.pass_through.get("ds_user"),
+                lambda params: self.call_api(ACCOUNTS_PATH, params, None, describe),
+            ),
+            logger=self.logger,
+        )
 
-    def planned_windows(self) -> list[DateWindow | None]:
-        """The windows this run reads, from the config and the bookmark."""
-        configured = date_range(dict(self.config), dt.datetime.now(tz=dt.UTC).date())
-        if self.definition.pass_through.get("date_range_type"):
-            return [None]
-        if not self.replication_key:
-            return [DateWindow(configured.start, configured.end)]
-        lookback = int(self.config.get("lookback_days", 3))
-        start = first_day(configured.start, self._bookmark(), lookback)
-        return list(split(start, configured.end, int(self.config.get("window_days", 30))))
+    def planned_queries(self) -> list[PlannedQuery]:
+        """The queries this run sends (none in a dry run: it only prints them)."""
+        dry_run = bool(self.config.get("dry_run"))
+        if not self._plan_logged:
+            self._plan_logged = True
+            self.reads.log_plan(dry_run=dry_run)
+        return [] if dry_run else list(self.reads.plan.queries)
 
-    def _save_bookmark(self, window: DateWindow) -> None:
-        """Move the bookmark to the window's last day (never back) and emit STATE now.
+    def _write_state(self) -> None:
+        """Emit the tap's STATE now: coverage moves once per fully emitted window.
 
         The SDK would only promote a bookmark at the end of an unsorted stream, and to
-        the largest value seen, which a lookback run can lower. Per-record tracking is
-        off (`_increment_stream_state`) and the bookmark is set here instead, once per
-        fully emitted window.
+        the largest value seen; per-record tracking is off (`_increment_stream_state`)
+        and coverage is written by `StreamReads` instead.
         """
-        state = self.get_context_state(None)
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = advance(self._bookmark(), window).isoformat()
-        self.state_manager.is_flushed = False
-        self._write_state_message()  # SDK-private: the one place we emit STATE mid-stream
+        self._state_writer.write_state(self.tap_state)
 
     @override
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:
-        """Do nothing per record: bookmarks move per window in `_save_bookmark`."""
+        """Do nothing per record: coverage moves per window (`StreamReads.loaded`)."""
 
     # Query executions ---------------------------------------------------------
 
-    def describe(self, window: DateWindow | None) -> str:
+    def describe(self, planned: PlannedQuery) -> str:
         """`stream 'x', window 2024-01-01..2024-01-31`: the prefix of every message."""
-        return f"stream {self.name!r}, window {window or 'as configured'}"
+        text = f"stream {self.name!r}, window {planned.window or 'as configured'}"
+        if self.reads.is_subset(planned):
+            text += f", accounts {', '.join(planned.accounts)}"
+        return text
 
-    def new_execution(self, window: DateWindow | None) -> QueryExecution:
-        """An execution of this stream's query for `window`, not yet submitted."""
+    def new_execution(self, planned: PlannedQuery) -> QueryExecution:
+        """An execution of this stream's query for one planned query, not yet submitted."""
         params = self.definition.parameters()
+        accounts = self.reads.accounts_param(planned.accounts)
+        params.pop("ds_accounts", None)
+        if accounts:
+            params["ds_accounts"] = accounts
+        window = planned.window
         if window is not None:
             params["start_date"] = window.start.isoformat()
             params["end_date"] = window.end.isoformat()
         context = {"stream": self.name, "window": str(window)}
-        describe = self.describe(window)
+        describe = self.describe(planned)
         run = QueryRun(
             stream=self.name,
             ds_id=self.definition.ds_id,
             start_date=params.get("start_date"),
             end_date=params.get("end_date"),
+            accounts=None if accounts is None else _as_list(accounts, self.reads.resolved),
+            reason=planned.reason,
+            date_field=self.definition.date_field,
+            account_field=self.definition.account_field,
         )
         return QueryExecution(
             call_api=lambda endpoint, body: self.call_api(endpoint, body, context, describe),
@@ -207,20 +238,104 @@ class QueryStream(SupermetricsStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        self._pool.start()
-        windows = self.planned_windows()
-        if not windows:
+        pool = self._run.pool
+        pool.start()
+        queries = self.planned_queries()
+        if not queries and not self.config.get("dry_run"):
             self.logger.info("Stream %r is up to date: no days to read", self.name)
-        for index, window in enumerate(windows):
-            execution = self._pool.take(self, window)
-            if index + 1 < len(windows):
-                self._pool.submit_ahead(self, windows[index + 1])
-            yield from self._read_window(execution, window)
-            if window is not None and self.replication_key:
-                self._save_bookmark(window)
+        for index, planned in enumerate(queries):
+            execution = pool.take(self, planned)
+            if index + 1 < len(queries):
+                pool.submit_ahead(self, queries[index + 1])
+            yield from self._read_planned(planned, execution)
+
+    def _read_planned(
+        self, planned: PlannedQuery, execution: QueryExecution
+    ) -> Iterator[dict[str, Any]]:
+        """Read one planned query; if it fails, find the failing accounts by halving it.
+
+        Accounts whose part succeeds are emitted and their coverage moves; a failing
+        single account is recorded and the run goes on. When every part keeps failing
+        alike down to quarters, the failure is not about an account: it stops the run.
+        """
+        still_failed = [a for a in planned.accounts if a in self._failed_accounts]
+        if still_failed:  # failed earlier in this run: do not spend queries on it again
+            self.logger.info(
+                "%s: skipping %s, which failed earlier in this run",
+                self.describe(planned),
+                ", ".join(still_failed),
+            )
+            rest = tuple(a for a in planned.accounts if a not in self._failed_accounts)
+            if not rest:
+                return
+            planned = PlannedQuery(planned.window, rest, planned.reason)
+            execution = self.new_execution(planned)
+        parts = [(planned, execution)]
+        level = 0
+        while parts:
+            failures: list[tuple[PlannedQuery, QueryFailedError]] = []
+            for part, current in parts:
+                try:
+                    yield from self._read_window(current, part)
+                except QueryFailedError as error:
+                    if error.status != "FAILURE":
+                        raise
+                    self._run.runs.append(current.run)
+                    failures.append((part, error))
+                    continue
+                self.reads.loaded(part.accounts, part.window)
+                self._write_state()
+            parts = self._split(
+                failures, everything_failed=len(failures) == len(parts), level=level
+            )
+            level += 1
+
+    def _split(
+        self,
+        failures: list[tuple[PlannedQuery, QueryFailedError]],
+        *,
+        everything_failed: bool,
+        level: int,
+    ) -> list[tuple[PlannedQuery, QueryExecution]]:
+        """The halves of each failed multi-account query, submitted; singles recorded."""
+        codes = {error.info.code for _, error in failures}
+        if failures and everything_failed and level >= _LEVELS_BEFORE_GLOBAL and len(codes) == 1:
+            raise failures[0][1]  # every part fails alike: not about one account
+        parts: list[tuple[PlannedQuery, QueryExecution]] = []
+        for failed, error in failures:
+            accounts = failed.accounts
+            if len(accounts) == 1 or ALL_ACCOUNTS in accounts:
+                self._account_failed(accounts, failed, error)
+                continue
+            self.logger.warning(
+                "%s: the query failed (%s); splitting it to find the failing account(s)",
+                self.describe(failed),
+                error.info,
+            )
+            half = len(accounts) // 2
+            for group in (accounts[:half], accounts[half:]):
+                part = PlannedQuery(failed.window, group, failed.reason)
+                execution = self.new_execution(part)
+                execution.submit()
+                parts.append((part, execution))
+        return parts
+
+    def _account_failed(
+        self, accounts: Sequence[str], planned: PlannedQuery, error: QueryFailedError
+    ) -> None:
+        code = error.info.code or "FAILURE"
+        what = str(error).partition(": ")[2] or str(error.info)
+        window = str(planned.window or "as configured")
+        for account in accounts:
+            self._failed_accounts.add(account)
+            failure = AccountFailure(self.name, account, window, what)
+            self._run.failures.add(failure)
+            self.logger.error("%s; its days stay unloaded, the run goes on", failure)
+        self.reads.failed(accounts, code)
+        self._write_state()
 
     def _read_window(
-        self, execution: QueryExecution, window: DateWindow | None
+        self, execution: QueryExecution, planned: PlannedQuery
     ) -> Iterator[dict[str, Any]]:
         limit = int(self.config.get("max_resubmits", 3))
         while True:
@@ -232,20 +347,20 @@ class QueryStream(SupermetricsStream):
                 if execution.run.attempts > limit:
                     execution.run.error = str(expired)
                     msg = (
-                        f"{self.describe(window)}: results expired {execution.run.attempts} "
+                        f"{self.describe(planned)}: results expired {execution.run.attempts} "
                         f"times (max_resubmits={limit}); last: {expired}"
                     )
                     raise ResultsExpiredError(msg) from None
                 self.logger.warning(
                     "%s: results expired (%s); submitting the query again and re-reading "
                     "the window from its first row",
-                    self.describe(window),
+                    self.describe(planned),
                     expired,
                 )
                 execution.resubmit()
             finally:
                 self._reading = None
-        self._runs.append(execution.run)
+        self._run.runs.append(execution.run)
 
     def _emit(self, execution: QueryExecution, answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Yield the window's records: the first page from `answer`, then the others."""
@@ -283,6 +398,9 @@ class QueryStream(SupermetricsStream):
         except ValueConversionError as error:
             msg = f"{reading.execution.describe}, row {reading.offset + error.index}: {error}"
             raise ResultShapeError(msg) from None
+        stamp = reading.execution.extracted_at
+        for record in records:
+            record[LINEAGE_FIELD] = stamp
         duplicate = reading.guard.check_page(records)
         if duplicate is not None:
             msg = (
@@ -313,6 +431,8 @@ class QueryStream(SupermetricsStream):
             )
             raise ResultShapeError(msg)
         properties = self.effective_schema.get("properties", {})
+        for message in type_disagreements(properties, field_meta or []):
+            self.logger.warning("%s: %s", describe, message)
         return RowConverter(columns, [properties.get(column, {}) for column in columns])
 
     # Paging through the SDK ---------------------------------------------------
@@ -397,6 +517,15 @@ class QueryStream(SupermetricsStream):
         return ()
 
 
+def _as_list(accounts: list[str] | str | dict[str, str], resolved: Sequence[str]) -> list[str]:
+    """The accounts a request reads, for `query_runs`."""
+    if isinstance(accounts, list):
+        return accounts
+    if isinstance(accounts, str):
+        return [accounts]
+    return list(resolved)
+
+
 def _column_of(meta: dict[str, Any], position: int) -> int:
     column = meta.get("data_column")
     return column if isinstance(column, int) else position
@@ -409,12 +538,23 @@ class QueryRunsStream(Stream):
     primary_keys = ("schedule_id",)
     schema = StreamSchema(SchemaDirectory(schemas_directory()), key="query_runs")
 
-    def __init__(self, tap: Tap, runs: list[QueryRun]) -> None:
-        """Report the runs collected in `runs` by the query streams."""
+    def __init__(self, tap: Tap, run: SyncRun) -> None:
+        """Report the runs collected in `run` by the query streams."""
         super().__init__(tap=tap)
-        self._runs = runs
+        self._run = run
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        for run in self._runs:
+        for run in self._run.runs:
             yield run.record()
+
+    @override
+    def log_sync_costs(self) -> None:
+        """Fail the run once every stream has synced, if an account failed on the way.
+
+        `Tap.sync_all` (final) calls this for every stream after the last one synced,
+        `query_runs` last: the one public place that runs after all streams, so the
+        other accounts' and streams' rows and STATE are out before the run fails.
+        """
+        super().log_sync_costs()
+        self._run.failures.raise_if_any(self.logger)

@@ -167,32 +167,32 @@ def test_client_errors_are_final_at_once(
     assert expected in run.stderr
     assert "stream 'ads'" in run.stderr
     assert backoff_waits(run) == []
-    assert submissions(emulator) == 2  # the probe, then one try
+    assert submissions(emulator) == 1  # one try: discovery submits no query
 
 
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
         ("no_meta", "the answer has no 'meta' object"),
-        ("short_row", "row 99: expected 8 cells, got 7"),
-        ("bad_value", "row 99: field 'Conversions': 'n/a' is not a valid number"),
+        ("short_row", "row 199: expected 8 cells, got 7"),
+        ("bad_value", "row 199: field 'Conversions': 'n/a' is not a valid number"),
     ],
 )
 def test_malformed_answers_fail_where_they_break_and_emit_no_wrong_record(
     emulator: EmulatorServer, tmp_path: Path, kind: str, expected: str
 ) -> None:
     config = primed(emulator, tmp_path)
-    emulator.add_fault(action="malform", kind=kind, endpoint="status")
+    # The second page (rows 100-199) breaks; the first, in the SUCCESS answer, is sound.
+    emulator.add_fault(action="malform", kind=kind, endpoint="status", min_offset=100)
 
     run = run_tap(tmp_path, config)
 
     assert run.returncode != 0
     assert expected in run.stderr
     assert "stream 'ads', window 2024-01-01..2024-01-10" in run.stderr
-    good = expected_ads(emulator)
-    records = run.records("ads")
-    assert records == good[: len(records)]  # only correct records, none after the fault
-    assert len(records) < 100
+    assert emulator.stats()["faults"][0]["fired"] == 1
+    # Exactly the sound page: none of the broken page (not even its good rows 100-198).
+    assert run.records("ads") == expected_ads(emulator)[:100]
     assert run.bookmark("ads") is None
 
 

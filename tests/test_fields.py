@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
+import msgspec
 import pytest
 
-from tap_supermetrics.fields import RowConverter, ValueConversionError, json_type
+from tap_supermetrics.config import QueryDefinition
+from tap_supermetrics.field_catalog import (
+    read_field_list,
+    suggestions,
+    type_disagreements,
+    unknown_fields_message,
+)
+from tap_supermetrics.fields import (
+    FieldSpec,
+    RowConverter,
+    ValueConversionError,
+    json_type,
+    record_schema,
+)
+from tap_supermetrics.schema_cache import SchemaCache
 
 
 @pytest.mark.parametrize(
@@ -99,3 +116,184 @@ def test_a_cell_that_does_not_parse_is_refused_with_its_field(row: list, message
 def test_field_ids_with_quotes_are_safe_keys() -> None:
     odd = RowConverter(['it\'s "odd"', "x\ny"], [json_type("int"), json_type("string")])
     assert odd.convert(["1", "a"]) == {'it\'s "odd"': 1, "x\ny": "a"}
+
+
+# Field lists from /query/fields ---------------------------------------------------
+
+FIELD_LIST = [
+    {
+        "@type": "ds_dimension",
+        "field_id": "CampaignName",
+        "field_name": "Campaign name",
+        "field_type": "dim",
+        "data_type": "string.text.value",
+        "description": "The name of the campaign.",
+        "group_name": "Campaign",
+        "is_filterable": True,
+    },
+    {
+        "@type": "ds_metric",
+        "field_id": "Clicks",
+        "field_name": "Clicks",
+        "data_type": "int.number.value",
+        "description": "",
+    },
+    {"@type": "ds_metric", "field_name": "no id, skipped"},
+    "not an object",
+]
+
+
+def test_a_field_list_gives_types_titles_and_descriptions() -> None:
+    fields = read_field_list([msgspec.Raw(json.dumps(item).encode()) for item in FIELD_LIST])
+
+    assert list(fields) == ["CampaignName", "Clicks"]
+    assert fields["Clicks"].field_type == "met"  # from @type when field_type is missing
+    assert record_schema(list(fields.values()))["properties"] == {
+        "CampaignName": {
+            "type": ["string", "null"],
+            "title": "Campaign name",
+            "description": "The name of the campaign.",
+        },
+        "Clicks": {"type": ["integer", "null"], "title": "Clicks"},  # empty text: left out
+    }
+    assert read_field_list(FIELD_LIST) == fields  # decoded entries work the same
+    assert read_field_list(None) == {}
+
+
+def test_cached_form_keeps_the_description_only_when_there_is_one() -> None:
+    described = FieldSpec("Cost", "Cost", "met", "float.currency.value", "Spend.")
+    probed = FieldSpec("Cost", "Cost", "met", "float.currency.value")
+
+    assert FieldSpec(**described.to_dict()) == described
+    assert "description" not in probed.to_dict()
+    assert "description" not in probed.schema
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("Campaignnme", ["CampaignName"]),
+        ("campaignname", ["CampaignName"]),  # ids are case-sensitive; suggested in their case
+        ("clicks", ["Clicks"]),
+        ("Xyzzy", []),
+    ],
+)
+def test_an_unknown_field_id_gets_the_closest_known_ones(typed: str, expected: list[str]) -> None:
+    known = ["Date", "CampaignName", "CampaignStartTime", "Clicks", "Cost", "CTR"]
+    assert suggestions(typed, known)[: len(expected) or None] == expected
+
+
+def test_unknown_fields_are_named_with_the_stream_in_one_line() -> None:
+    definition = QueryDefinition(
+        name="ads",
+        ds_id="AW",
+        fields=("Date", "Campaignnme", "Xyzzy"),
+        ds_accounts=None,
+        date_field="Date",
+        primary_keys=None,
+    )
+    known = {
+        field_id: FieldSpec(field_id, field_id, "dim", "string")
+        for field_id in ("Date", "CampaignName")
+    }
+
+    message = unknown_fields_message(definition, known)
+
+    assert message is not None
+    assert "\n" not in message
+    assert message.startswith("stream 'ads': unknown field id(s) for data source 'AW': ")
+    assert "'Campaignnme' (did you mean 'CampaignName'?)" in message
+    assert "'Xyzzy' (no similar field id)" in message
+    assert (
+        unknown_fields_message(
+            definition, {**known, "Campaignnme": known["Date"], "Xyzzy": known["Date"]}
+        )
+        is None
+    )
+
+
+# Declared types against an answer's types -----------------------------------------
+
+DECLARED = {
+    "Date": {"type": ["string", "null"], "format": "date", "title": "Date"},
+    "Clicks": {"type": ["integer", "null"]},
+    "Cost": {"type": ["null", "number"], "description": "Spend."},
+}
+
+
+def test_types_that_agree_give_no_message() -> None:
+    meta = [
+        {"field_id": "Date", "data_type": "string.time.date"},
+        {"id": "Clicks", "data_type": "int"},  # legacy name, `id` for field_id
+        {"field_id": "Cost", "data_type": "float.currency.value"},
+        {"field_id": "NotDeclared", "data_type": "bool.boolean.value"},
+        {"field_id": "Clicks"},  # no data_type: nothing to compare
+    ]
+    assert type_disagreements(DECLARED, meta) == []
+
+
+def test_a_changed_type_is_reported_and_the_declared_type_is_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    meta = [
+        {"field_id": "Date", "data_type": "string.time.datetime"},
+        {"field_id": "Clicks", "data_type": "float.number.value"},
+        {"field_id": "Cost", "data_type": "geo.point.value"},  # unknown: string, no warning
+    ]
+
+    with caplog.at_level(logging.WARNING):
+        messages = type_disagreements(DECLARED, meta)
+
+    template = (
+        "field {!r}: the API now answers data_type {!r} ({}), the declared schema says {}; "
+        "keeping {} for this run (a target cannot change a column's type)"
+    )
+    assert messages == [
+        template.format("Date", "string.time.datetime", "string:date-time", *["string:date"] * 2),
+        template.format("Clicks", "float.number.value", "number", "integer", "integer"),
+        template.format("Cost", "geo.point.value", "string", "number", "number"),
+    ]
+    assert caplog.text == ""  # pure: the caller logs
+
+
+# Schema cache paths ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ds_id", ["../../x", "AW/../../../etc", "/etc/passwd", "..", "a\\b", "", "x" * 300]
+)
+def test_cache_files_stay_inside_the_cache_directory(tmp_path: Path, ds_id: str) -> None:
+    directory = tmp_path / "cache" / "inner"
+    cache = SchemaCache(directory, "https://api.example.com/enterprise/v2")
+    definition = QueryDefinition(ds_id, ds_id, ("Date",), None, "Date", None)
+    spec = FieldSpec("Date", "Date", "dim", "string.time.date", "Day.")
+
+    cache.save(definition, [spec])
+    cache.save_source(ds_id, [spec])
+
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert len(written) == 2
+    assert all(path.parent == directory for path in written)
+    assert cache.load(definition) == [spec]
+    assert cache.load_source(ds_id) == {"Date": spec}
+
+
+def test_a_cache_entry_that_links_outside_is_neither_read_nor_written(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"format": 2, "ds_id": "AW", "fields": []}))
+    cache = SchemaCache(directory, "https://api.example.com/enterprise/v2")
+    cache.source_path("AW").symlink_to(outside)
+
+    assert cache.load_source("AW") is None
+    cache.save_source("AW", [FieldSpec("Date", "Date", "dim", "string.time.date")])
+
+    assert json.loads(outside.read_text())["fields"] == []
+
+
+def test_distinct_data_sources_never_share_a_cache_file(tmp_path: Path) -> None:
+    cache = SchemaCache(tmp_path, "https://api.example.com/enterprise/v2")
+    assert cache.source_path("A/B") != cache.source_path("A_B")
+    other_host = SchemaCache(tmp_path, "https://other.example.com/enterprise/v2")
+    assert cache.source_path("AW") != other_host.source_path("AW")

@@ -43,7 +43,8 @@ def test_multi_query_sync_emits_every_row_typed_across_pages(
 
     schema = run.schemas()["ads"]
     properties = schema["schema"]["properties"]
-    assert properties["Date"] == {"type": ["string", "null"], "format": "date"}
+    assert properties["Date"]["type"] == ["string", "null"]
+    assert properties["Date"]["format"] == "date"
     assert properties["Impressions"]["type"] == ["integer", "null"]
     assert properties["Cost"]["type"] == ["number", "null"]
     assert properties["CampaignName"]["type"] == ["string", "null"]
@@ -108,8 +109,8 @@ def test_rejected_key_fails_at_once_without_printing_it(
     assert run.returncode != 0
     assert "Supermetrics rejected the API key" in run.stderr
     assert "wrong-key-1234567890" not in run.stderr + run.stdout
-    assert emulator.stats()["requests"] == {"submit": 1}  # no retries of a final error
-    assert submissions(emulator) == 1
+    assert emulator.stats()["requests"] == {"fields": 1}  # no retries of a final error
+    assert submissions(emulator) == 0
 
 
 @pytest.mark.parametrize(
@@ -127,7 +128,7 @@ def test_rejected_key_fails_at_once_without_printing_it(
 def test_query_that_does_not_succeed_fails_the_sync_with_the_api_error(
     emulator: EmulatorServer, tmp_path: Path, fault: dict, expected: list[str]
 ) -> None:
-    emulator.add_fault(**{**fault, "skip": 1})  # the discovery probe succeeds, the sync does not
+    emulator.add_fault(**fault)  # discovery submits no query: the sync's query fails
 
     run = run_tap(tmp_path, base_config(emulator, tmp_path))
 
@@ -142,7 +143,7 @@ def test_query_that_does_not_succeed_fails_the_sync_with_the_api_error(
 def test_query_that_never_finishes_hits_query_timeout(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    emulator.add_fault(action="never_finish", skip=1)
+    emulator.add_fault(action="never_finish")
 
     run = run_tap(tmp_path, base_config(emulator, tmp_path, query_timeout=1))
 
@@ -207,7 +208,7 @@ def test_results_that_keep_expiring_fail_after_max_resubmits(
 def test_duplicate_primary_key_fails_naming_the_key(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    emulator.add_fault(action="duplicate_row", row=5, skip=1)
+    emulator.add_fault(action="duplicate_row", row=5)
 
     run = run_tap(tmp_path, base_config(emulator, tmp_path))
 
@@ -216,19 +217,18 @@ def test_duplicate_primary_key_fails_naming_the_key(
     assert "row 6" in run.stderr
 
 
-def test_discovery_gives_the_sync_schema_and_probes_only_once(
+def test_discovery_gives_the_sync_schema_and_asks_for_the_fields_only_once(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     config = base_config(emulator, tmp_path)
 
     first = run_tap(tmp_path, config, "--discover")
-    submits_after_first = submissions(emulator)
+    log_after_first = emulator.stats()["request_log"]
     second = run_tap(tmp_path, config, "--discover")
-    submits_after_second = submissions(emulator)
 
     assert first.returncode == 0, first.stderr
-    assert submits_after_first == 1  # one small probe query
-    assert submits_after_second == 1  # the cache answered
+    assert [e["endpoint"] for e in log_after_first] == ["fields"]  # no query submitted
+    assert emulator.stats()["request_log"] == log_after_first  # the cache answered
     assert first.stdout == second.stdout
     catalog = json.loads(first.stdout)
     entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "ads")
@@ -236,12 +236,9 @@ def test_discovery_gives_the_sync_schema_and_probes_only_once(
     assert sync.returncode == 0, sync.stderr
     assert sync.schemas()["ads"]["schema"] == entry["schema"]
     assert sync.schemas()["ads"]["key_properties"] == entry["key_properties"]
-    probe = emulator.stats()["request_log"][0]["params"]
-    assert probe["max_rows"] == 1
-    assert probe["start_date"] == probe["end_date"] == "2024-01-10"
 
 
-def test_sync_with_a_catalog_sends_no_probe(emulator: EmulatorServer, tmp_path: Path) -> None:
+def test_sync_with_a_catalog_asks_nothing_more(emulator: EmulatorServer, tmp_path: Path) -> None:
     config = base_config(emulator, tmp_path)
     catalog = json.loads(run_tap(tmp_path, config, "--discover").stdout)
     config["schema_cache_dir"] = str(tmp_path / "empty-cache")
@@ -251,6 +248,7 @@ def test_sync_with_a_catalog_sends_no_probe(emulator: EmulatorServer, tmp_path: 
 
     assert run.returncode == 0, run.stderr
     assert submissions(emulator) - before == 1  # the one window, no probe
+    assert [e["endpoint"] for e in emulator.stats()["request_log"]].count("fields") == 1
 
 
 @pytest.mark.parametrize(
@@ -380,13 +378,13 @@ def test_queries_are_all_submitted_before_any_is_polled(
     config["queries"].append({**config["queries"][0], "name": "ads_again"})
 
     discovered = run_tap(tmp_path, config, "--discover")
-    probes = [e["endpoint"] for e in emulator.stats()["request_log"]]
+    asked = [e["endpoint"] for e in emulator.stats()["request_log"]]
     emulator.emulator.reset_stats()
     run = run_tap(tmp_path, config)
     sync = [e for e in emulator.stats()["request_log"] if e["endpoint"] == "submit"]
 
     assert discovered.returncode == 0, discovered.stderr
-    assert probes[:3] == ["submit"] * 3  # three probes submitted, then waited for
+    assert asked == ["fields", "fields"]  # one field list per data source, no query
     assert run.returncode == 0, run.stderr
     first_windows = [e["params"]["ds_id"] for e in sync[:3] if "ds_id" in e["params"]]
     assert first_windows == ["AW", "GAWA", "AW"]  # every stream's first window, up front

@@ -1,0 +1,177 @@
+"""`ds_accounts` as Supermetrics accepts it, turned into the accounts coverage is kept for.
+
+Supermetrics takes a list of account ids, a comma-separated string, a team list such
+as `"list.all_accounts"`, or a filter object `{"filter_id": "<regex>", "filter_name":
+"<regex>"}`. The tap keeps coverage per account, so it needs the accounts themselves:
+`list.all_accounts` and filters are resolved with `GET /query/accounts` at each run
+(an account that appears upstream is then backfilled on its own). Other team lists
+are opaque to the API's public endpoints: each is kept as one unit whose accounts
+move together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from tap_supermetrics.errors import ConfigError, ResultShapeError
+
+ACCOUNTS_PATH = "/query/accounts"
+ALL_ACCOUNTS_LIST = "list.all_accounts"
+TEAM_LIST_PREFIX = "list."
+
+#: Field ids that carry the account in common data sources (compared ignoring case).
+#: A query can name its own with `account_field`.
+KNOWN_ACCOUNT_FIELDS = frozenset(
+    {
+        "profile",
+        "profileid",
+        "profile_id",
+        "property",
+        "propertyid",
+        "property_id",
+        "account",
+        "accountid",
+        "account_id",
+        "accountname",
+        "account_name",
+        "adaccountid",
+        "ad_account_id",
+        "customerid",
+        "customer_id",
+        "ds_account",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account the login can read, as `/query/accounts` lists it."""
+
+    account_id: str
+    account_name: str
+
+
+#: Lists the login's accounts for a data source (one `/query/accounts` request).
+ListAccounts = Callable[[], list[Account]]
+
+
+def needs_listing(ds_accounts: object) -> bool:
+    """Whether resolving `ds_accounts` takes a `/query/accounts` request."""
+    if isinstance(ds_accounts, dict):
+        return True
+    return ALL_ACCOUNTS_LIST in _entries(ds_accounts)
+
+
+def account_keys(ds_accounts: object, list_accounts: ListAccounts) -> tuple[str, ...]:
+    """The accounts (or opaque team lists) that `ds_accounts` stands for, in order.
+
+    `list_accounts` is called only when the value needs it, and at most once.
+    """
+    if isinstance(ds_accounts, dict):
+        return tuple(account.account_id for account in matching(ds_accounts, list_accounts()))
+    keys: list[str] = []
+    listed: list[Account] | None = None
+    for entry in _entries(ds_accounts):
+        if entry == ALL_ACCOUNTS_LIST:
+            listed = listed if listed is not None else list_accounts()
+            keys.extend(account.account_id for account in listed)
+        else:
+            keys.append(entry)
+    return tuple(dict.fromkeys(keys))  # without repeats, in order
+
+
+def _entries(ds_accounts: object) -> list[str]:
+    if ds_accounts is None:
+        return []
+    if isinstance(ds_accounts, str):
+        if ds_accounts.startswith(TEAM_LIST_PREFIX):
+            return [ds_accounts]
+        return [part.strip() for part in ds_accounts.split(",") if part.strip()]
+    if isinstance(ds_accounts, list):
+        return [str(entry).strip() for entry in ds_accounts if str(entry).strip()]
+    return []
+
+
+def matching(account_filter: dict[str, Any], accounts: Sequence[Account]) -> list[Account]:
+    """The accounts whose id matches `filter_id` and whose name matches `filter_name`."""
+    patterns = {}
+    for key in ("filter_id", "filter_name"):
+        if account_filter.get(key) is not None:
+            try:
+                patterns[key] = re.compile(str(account_filter[key]))
+            except re.error as error:
+                msg = f"ds_accounts.{key} {account_filter[key]!r} is not a valid regex: {error}"
+                raise ConfigError(msg) from None
+    by_id, by_name = patterns.get("filter_id"), patterns.get("filter_name")
+    return [
+        account
+        for account in accounts
+        if (by_id is None or by_id.search(account.account_id))
+        and (by_name is None or by_name.search(account.account_name))
+    ]
+
+
+def request_value(keys: Sequence[str]) -> list[str] | str:
+    """How a group of accounts is sent: a team list alone as its string, else a list."""
+    if len(keys) == 1 and keys[0].startswith(TEAM_LIST_PREFIX):
+        return keys[0]
+    return list(keys)
+
+
+def parse_account_list(payload: dict[str, Any], describe: str) -> list[Account]:
+    """Read `data[].accounts[]` of a `/query/accounts` answer (one entry per login)."""
+    data = payload.get("data")
+    if not isinstance(data, list):
+        msg = f"{describe}: the /query/accounts answer has no 'data' list"
+        raise ResultShapeError(msg)
+    accounts: dict[str, Account] = {}
+    for item in data:
+        # The client decodes `data` lazily (rows of results): decode these entries here.
+        login = msgspec.json.decode(item) if isinstance(item, msgspec.Raw) else item
+        entries = login.get("accounts") if isinstance(login, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("account_id") not in (None, ""):
+                account_id = str(entry["account_id"])
+                name = str(entry.get("account_name") or "")
+                accounts.setdefault(account_id, Account(account_id, name))
+    return list(accounts.values())
+
+
+def account_field(fields: Sequence[str], configured: str | None) -> str | None:
+    """The field that carries the account in each row, if the query has one."""
+    if configured is not None:
+        return configured
+    return next((name for name in fields if name.lower() in KNOWN_ACCOUNT_FIELDS), None)
+
+
+class AccountDirectory:
+    """The login's accounts per data source, asked once per run and remembered."""
+
+    def __init__(self) -> None:
+        """Start knowing no accounts."""
+        self._known: dict[str, list[Account]] = {}
+
+    def lister(
+        self, ds_id: str, ds_users: object, fetch: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> ListAccounts:
+        """A ListAccounts for one data source (and login, when the query names one).
+
+        `fetch` sends one `/query/accounts` request with the given parameters.
+        """
+        params: dict[str, Any] = {"ds_id": ds_id}
+        if ds_users:
+            params["ds_users"] = ds_users
+
+        def list_accounts() -> list[Account]:
+            key = repr(sorted(params.items()))
+            if key not in self._known:
+                answer = fetch(params)
+                self._known[key] = parse_account_list(answer, f"data source {ds_id!r}")
+            return self._known[key]
+
+        return list_accounts

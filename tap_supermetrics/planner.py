@@ -1,0 +1,176 @@
+"""What to read this run: config + coverage + today → the Supermetrics queries to send.
+
+Pure: no HTTP, no SDK. For every account, the days wanted (`start_date`..`end_date`)
+minus the days loaded, plus the `lookback_days` tail of what was loaded, split into
+windows of `window_days`. Accounts with the same days to read share one query, so a
+steady daily run sends one query per window whatever the number of accounts, while
+an added account (or one that failed last time) is read on its own from where it
+stands. A changed query (fields, filter, …) starts the stream over from `start_date`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_supermetrics.coverage import Coverage, DayRange, DaySet
+from tap_supermetrics.windows import DateWindow, split
+
+#: The account key of a query whose rows do not carry an account dimension: its rows
+#: are sums over all its accounts, so they are loaded (and re-read) as one.
+ALL_ACCOUNTS = "*"
+
+#: Query parameters that shape the rows (dates and accounts are planned separately).
+SHAPING_PARAMETERS = (
+    "ds_id",
+    "fields",
+    "filter",
+    "ds_segments",
+    "settings",
+    "ds_user",
+    "ds_users",
+    "order_rows",
+    "order_columns",
+    "max_rows",
+)
+
+FIRST_RUN = "first run"
+NEW_ACCOUNT = "new account"
+QUERY_CHANGED = "query changed"
+EARLIER_START = "earlier start_date"
+NEW_DAYS = "new days"
+RESUME = "resume after failure"
+GAP = "missing days"
+LOOKBACK = "lookback"
+
+
+@dataclass(frozen=True)
+class PlannedQuery:
+    """One Supermetrics query to send: a date window for a group of accounts."""
+
+    window: DateWindow | None
+    accounts: tuple[str, ...]
+    reason: str
+
+    def describe(self) -> str:
+        """`2024-01-01..2024-01-31, 2 accounts (new account)` for logs and the dry run."""
+        window = str(self.window) if self.window else "as configured"
+        if self.accounts == (ALL_ACCOUNTS,) or not self.accounts:
+            who = "all accounts"
+        elif len(self.accounts) <= 3:  # noqa: PLR2004 - short lists are named
+            who = ", ".join(self.accounts)
+        else:
+            who = f"{len(self.accounts)} accounts"
+        return f"{window} for {who} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """A stream's queries for this run, and the coverage they start from."""
+
+    queries: tuple[PlannedQuery, ...]
+    coverage: Coverage
+    #: Set when the query changed since the coverage was written: says what changed.
+    changed: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def fingerprint(params: Mapping[str, Any], summed_accounts: Sequence[str] | None) -> dict[str, str]:
+    """A short digest of each parameter that shapes the rows, by name.
+
+    Field order does not change the rows, so fields are compared as a set. For a query
+    whose rows are summed over its accounts the account list shapes the rows too.
+    """
+    parts: dict[str, Any] = {
+        name: params[name] for name in SHAPING_PARAMETERS if params.get(name) is not None
+    }
+    if "fields" in parts:
+        parts["fields"] = sorted(parts["fields"])
+    if summed_accounts is not None:
+        parts["accounts"] = sorted(summed_accounts)
+    return {name: _digest(value) for name, value in parts.items()}
+
+
+def _digest(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def changed_parts(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """The names of the shaping parameters whose digest differs (added or removed too)."""
+    return sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name))
+
+
+def plan_stream(  # noqa: PLR0913 - each input is one independent fact
+    *,
+    wanted: DaySet,
+    accounts: Sequence[str],
+    coverage: Coverage,
+    current_fingerprint: Mapping[str, str],
+    lookback_days: int,
+    window_days: int,
+) -> StreamPlan:
+    """Plan a date-incremental stream's reads."""
+    changed = None
+    if coverage.known and changed_parts(coverage.fingerprint, current_fingerprint):
+        parts = changed_parts(coverage.fingerprint, current_fingerprint)
+        changed = f"the query's {', '.join(parts)} changed since the last run"
+        coverage = Coverage(failed=dict(coverage.failed), known=True)
+    coverage.fingerprint = dict(current_fingerprint)
+    groups: dict[DaySet, list[str]] = {}
+    reasons: dict[DaySet, set[str]] = {}
+    for account in accounts:
+        days, why = _account_reads(account, wanted, coverage, lookback_days)
+        if changed and days:
+            why = {QUERY_CHANGED}
+        if days:
+            groups.setdefault(days, []).append(account)
+            reasons.setdefault(days, set()).update(why)
+    queries = [
+        PlannedQuery(window, tuple(members), ", ".join(sorted(reasons[days])))
+        for days, members in groups.items()
+        for item in days
+        for window in split(item.start, item.end, window_days)
+    ]
+    queries.sort(key=lambda query: query.window.start if query.window else dt.date.min)
+    return StreamPlan(tuple(queries), coverage, changed)
+
+
+def _account_reads(
+    account: str, wanted: DaySet, coverage: Coverage, lookback_days: int
+) -> tuple[DaySet, set[str]]:
+    """The days to read for one account, and why."""
+    if not coverage.known:
+        return wanted, {FIRST_RUN}
+    loaded = coverage.loaded(account) & wanted
+    if not loaded:
+        reason = RESUME if account in coverage.failed else NEW_ACCOUNT
+        if account in coverage.accounts and account not in coverage.failed:
+            reason = GAP
+        return wanted, {reason}
+    missing = wanted - loaded
+    reasons: set[str] = set()
+    for item in missing:
+        if account in coverage.failed:
+            reasons.add(RESUME)
+        elif loaded.first is not None and item.end < loaded.first:
+            reasons.add(EARLIER_START)
+        elif loaded.last is not None and item.start > loaded.last:
+            reasons.add(NEW_DAYS)
+        else:
+            reasons.add(GAP)
+    last = loaded.last
+    assert last is not None  # noqa: S101 - loaded is not empty
+    tail = DaySet([DayRange(last - dt.timedelta(days=lookback_days), last)]) & wanted
+    if tail - missing:
+        reasons.add(LOOKBACK)
+    return missing | tail, reasons
+
+
+def plan_full_table(window: DateWindow | None, accounts: Sequence[str]) -> StreamPlan:
+    """A stream without a date field reads everything, every run."""
+    return StreamPlan((PlannedQuery(window, tuple(accounts), "full table"),), Coverage())

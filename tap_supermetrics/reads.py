@@ -1,0 +1,157 @@
+"""One stream's reads for this run: its plan, and the coverage it moves as windows finish.
+
+The glue between the pure planner and a stream: it resolves the accounts (a
+`/query/accounts` request for `list.all_accounts` and filters), reads the coverage out
+of the stream's bookmark, asks `planner.py` what to read, logs why, and writes the
+coverage back into the bookmark after every window whose rows were all emitted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, MutableMapping
+from functools import cached_property
+from typing import Any
+
+from tap_supermetrics.accounts import ListAccounts, account_keys, request_value
+from tap_supermetrics.config import DateRange, QueryDefinition
+from tap_supermetrics.coverage import DaySet, bookmark_day, read_coverage
+from tap_supermetrics.planner import (
+    ALL_ACCOUNTS,
+    PlannedQuery,
+    StreamPlan,
+    fingerprint,
+    plan_full_table,
+    plan_stream,
+)
+from tap_supermetrics.windows import DateWindow
+
+
+class StreamReads:
+    """What one stream reads this run, and what it has loaded so far."""
+
+    def __init__(  # noqa: PLR0913 - the facts a plan is made of
+        self,
+        *,
+        definition: QueryDefinition,
+        configured: DateRange,
+        settings: dict[str, Any],
+        bookmark: MutableMapping[str, Any],
+        list_accounts: ListAccounts,
+        logger: logging.Logger,
+    ) -> None:
+        """Plan from `bookmark` (the stream's state, written back in place)."""
+        self.definition = definition
+        self.configured = configured
+        self.lookback_days = int(settings.get("lookback_days", 3))
+        self.window_days = int(settings.get("window_days", 30))
+        self.bookmark = bookmark
+        self._list_accounts = list_accounts
+        self.logger = logger
+
+    @cached_property
+    def resolved(self) -> tuple[str, ...]:
+        """The configured accounts (team lists and filters resolved where possible)."""
+        return account_keys(self.definition.ds_accounts, self._list_accounts)
+
+    @property
+    def summed(self) -> bool:
+        """Whether rows are sums over the accounts (no account dimension among fields)."""
+        return self.definition.account_field is None
+
+    @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """What coverage is kept for: each account, or all of them as one."""
+        if self.summed or not self.resolved:
+            return (ALL_ACCOUNTS,)
+        return self.resolved
+
+    @cached_property
+    def plan(self) -> StreamPlan:
+        """This run's queries, computed once."""
+        definition = self.definition
+        if definition.pass_through.get("date_range_type"):
+            return plan_full_table(None, self.keys)
+        if definition.date_field is None:
+            window = DateWindow(self.configured.start, self.configured.end)
+            return plan_full_table(window, self.keys)
+        shaping = {k: v for k, v in definition.parameters().items() if k != "ds_accounts"}
+        current = fingerprint(shaping, self.resolved if self.summed else None)
+        coverage = read_coverage(
+            self.bookmark,
+            replication_key=definition.date_field,
+            start_date=self.configured.start,
+            accounts=self.keys,
+            fingerprint=current,
+        )
+        plan = plan_stream(
+            wanted=DaySet.of(self.configured.start, self.configured.end),
+            accounts=self.keys,
+            coverage=coverage,
+            current_fingerprint=current,
+            lookback_days=self.lookback_days,
+            window_days=self.window_days,
+        )
+        if plan.changed:
+            self.logger.warning(
+                "Stream %r: %s: reading every account again from start_date %s",
+                definition.name,
+                plan.changed,
+                self.configured.start,
+            )
+        return plan
+
+    def log_plan(self, *, dry_run: bool) -> None:
+        """One line per planned query, and a summary line for the stream."""
+        queries = self.plan.queries
+        prefix = "Dry run: " if dry_run else ""
+        self.logger.info(
+            "%sstream %r plans %d %s",
+            prefix,
+            self.definition.name,
+            len(queries),
+            "query" if len(queries) == 1 else "queries",
+        )
+        for planned in queries:
+            self.logger.info("%sstream %r: %s", prefix, self.definition.name, planned.describe())
+
+    def accounts_param(self, accounts: Iterable[str]) -> list[str] | str | dict[str, str] | None:
+        """The `ds_accounts` value that reads exactly `accounts`."""
+        keys = tuple(accounts)
+        if keys == (ALL_ACCOUNTS,):
+            return request_value(self.resolved) if self.resolved else self.definition.ds_accounts
+        return request_value(keys)
+
+    def is_subset(self, planned: PlannedQuery) -> bool:
+        """Whether a query reads only some of the stream's accounts."""
+        return set(planned.accounts) != set(self.keys)
+
+    def loaded(self, accounts: Iterable[str], window: DateWindow | None) -> None:
+        """Record that all rows of `window` were emitted for `accounts`."""
+        if window is None or self.definition.date_field is None:
+            return
+        self.plan.coverage.add(accounts, DaySet.of(window.start, window.end))
+        self._write_back()
+
+    def failed(self, accounts: Iterable[str], code: str) -> None:
+        """Record accounts that failed: their coverage stays, the next run reads them."""
+        if self.definition.date_field is None:
+            return
+        for account in accounts:
+            self.plan.coverage.failed[account] = code
+        self._write_back()
+
+    def _write_back(self) -> None:
+        self.bookmark["replication_key"] = self.definition.date_field
+        self.bookmark["coverage"] = self.plan.coverage.to_json()
+        day = bookmark_day(self.plan.coverage, self.keys, self.configured.start)
+        if day is None:
+            self.bookmark.pop("replication_key_value", None)
+        else:
+            self.bookmark["replication_key_value"] = day
+
+
+def today_utc() -> dt.date:
+    """Today in UTC: the configured end date defaults to the day before."""
+    return dt.datetime.now(tz=dt.UTC).date()

@@ -1,0 +1,20 @@
+"""What the streams of one sync share: submitted queries, their reports, accounts, failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tap_supermetrics.accounts import AccountDirectory
+from tap_supermetrics.failures import FailureLedger
+from tap_supermetrics.lifecycle import QueryRun
+from tap_supermetrics.scheduler import QueryPool
+
+
+@dataclass
+class SyncRun:
+    """One sync's shared parts; the tap makes one and hands it to every stream."""
+
+    pool: QueryPool = field(default_factory=QueryPool)
+    runs: list[QueryRun] = field(default_factory=list)
+    accounts: AccountDirectory = field(default_factory=AccountDirectory)
+    failures: FailureLedger = field(default_factory=FailureLedger)

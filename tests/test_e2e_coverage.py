@@ -1,0 +1,129 @@
+"""Config edits, run after run, through Meltano, target-postgres and PostgreSQL.
+
+One project lives through the edits agencies make every week: an account added, a field
+added, an earlier start_date, an account that fails and is fixed, accounts listed
+upstream. After each run the table must hold exactly the emulator's rows for the
+accounts and days wanted so far, and the run must have sent exactly the queries the
+plan calls for (steady state: one per window for all accounts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.conftest import expected_rows, submissions
+from tests.test_e2e_postgres import Pipeline, meltano_plugins, pipeline, postgres
+
+pytestmark = pytest.mark.e2e
+__all__ = ["meltano_plugins", "pipeline", "postgres"]  # fixtures shared with the e2e module
+
+A, B, C, D = "111-111-1111", "222-222-2222", "333-333-3333", "444-444-4444"
+FIELDS = ["Date", "profile", "Device", "Clicks", "Cost"]
+
+
+def query(**changes: Any) -> list[dict[str, Any]]:
+    entry = {"name": "ads", "ds_id": "AW", "ds_accounts": [A], "fields": FIELDS, **changes}
+    return [entry]
+
+
+def table(pipeline: Pipeline, fields: list[str]) -> list[tuple[Any, ...]]:
+    columns = ", ".join(f'"{name}"' for name in fields)
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        rows = connection.execute(
+            f'select {columns} from "{pipeline.schema}"."ads"'  # noqa: S608 - test names
+        ).fetchall()
+    return sorted(rows, key=repr)
+
+
+def wanted(
+    pipeline: Pipeline, spans: dict[str, tuple[str, str]], fields: list[str]
+) -> list[tuple[Any, ...]]:
+    """The emulator's rows for each account's span of days, as PostgreSQL returns them."""
+    rows = [
+        tuple(_as_stored(name, row[name]) for name in fields)
+        for account, (start, end) in spans.items()
+        for row in expected_rows(pipeline.emulator, "AW", fields, start, end, [account])
+    ]
+    return sorted(rows, key=repr)
+
+
+def _as_stored(field: str, value: Any) -> Any:
+    if field == "Date":
+        return dt.date.fromisoformat(value)
+    if field == "Cost" and value is not None:
+        return Decimal(str(value))
+    return value
+
+
+def run(pipeline: Pipeline, *, ok: bool = True, **settings: Any) -> str:
+    pipeline.emulator.emulator.reset_stats()
+    result = pipeline.run(**settings)
+    assert (result.returncode == 0) == ok, result.stderr[-3000:]
+    return result.stderr
+
+
+def test_config_edits_leave_no_gap_and_cost_only_the_queries_they_need(
+    pipeline: Pipeline,
+) -> None:
+    emulator = pipeline.emulator
+    counts: list[int] = []
+
+    run(pipeline, queries=query())  # 2024-01-01..2024-01-20 in 7-day windows
+    assert table(pipeline, FIELDS) == wanted(pipeline, {A: ("2024-01-01", "2024-01-20")}, FIELDS)
+    counts.append(submissions(emulator))
+
+    run(pipeline, queries=query(ds_accounts=[A, B]), end_date="2024-01-22")  # account added
+    spans = {A: ("2024-01-01", "2024-01-22"), B: ("2024-01-01", "2024-01-22")}
+    assert table(pipeline, FIELDS) == wanted(pipeline, spans, FIELDS)
+    counts.append(submissions(emulator))
+
+    run(pipeline, queries=query(ds_accounts=[A, B]), end_date="2024-01-23")  # steady
+    spans = {A: ("2024-01-01", "2024-01-23"), B: ("2024-01-01", "2024-01-23")}
+    assert table(pipeline, FIELDS) == wanted(pipeline, spans, FIELDS)
+    counts.append(submissions(emulator))
+
+    wider = [*FIELDS, "Impressions"]
+    stderr = run(pipeline, queries=query(ds_accounts=[A, B], fields=wider), end_date="2024-01-23")
+    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    assert "the query's fields changed since the last run" in stderr
+    counts.append(submissions(emulator))
+
+    early = {"queries": query(ds_accounts=[A, B], fields=wider), "start_date": "2023-12-25"}
+    run(pipeline, end_date="2024-01-23", **early)
+    spans = {A: ("2023-12-25", "2024-01-23"), B: ("2023-12-25", "2024-01-23")}
+    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    counts.append(submissions(emulator))
+
+    emulator.add_fault(action="query_failure", account=B, times=0)
+    stderr = run(pipeline, ok=False, end_date="2024-01-25", **early)
+    spans = {A: ("2023-12-25", "2024-01-25"), B: ("2023-12-25", "2024-01-23")}
+    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    assert f"account '{B}', window 2024-01-20..2024-01-25" in stderr
+    counts.append(submissions(emulator))
+
+    emulator.emulator.faults.clear()
+    run(pipeline, end_date="2024-01-25", **early)  # fixed: B catches up
+    spans = {A: ("2023-12-25", "2024-01-25"), B: ("2023-12-25", "2024-01-25")}
+    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    counts.append(submissions(emulator))
+
+    listed = {**early, "queries": query(ds_accounts="list.all_accounts", fields=wider)}
+    run(pipeline, end_date="2024-01-25", **listed)  # C comes with the team list
+    spans[C] = ("2023-12-25", "2024-01-25")
+    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    counts.append(submissions(emulator))
+
+    emulator.configure(extra_accounts={"AW": [D]})  # D appears upstream
+    run(pipeline, end_date="2024-01-25", **listed)
+    spans[D] = ("2023-12-25", "2024-01-25")
+    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    counts.append(submissions(emulator))
+
+    # 3 windows; B's 4 + A's lookback; 1 for both; 4 again (fields); early days + lookback;
+    # A+B, then [A] and [B]; B's resume + A's lookback; C's 5 + A+B's lookback; D's 5 + 1.
+    assert counts == [3, 5, 1, 4, 2, 3, 2, 6, 6]
