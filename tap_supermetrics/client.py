@@ -20,10 +20,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import msgspec
 import requests
+from singer_sdk import metrics
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -39,12 +40,16 @@ from tap_supermetrics.errors import (
     ResultShapeError,
     SupermetricsError,
 )
+from tap_supermetrics.pacing import RequestPacer, pacer_for
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
 STATUS_PATH = "/query/status"
 SUBMIT_PATH = "/query/data/json"
+#: Longest GET URL the tap sends (bytes); longer queries go as a POST with a JSON body.
+MAX_GET_URL_LENGTH = 6_000
 
 _DECODER = msgspec.json.Decoder()
 #: A request's query string, cut from connection errors: it holds the whole query.
@@ -113,16 +118,17 @@ class PrefetchingSession(requests.Session):
     `validate_response`) happens as usual. A prefetch that failed is sent again.
     """
 
-    def __init__(self) -> None:
-        """Start with one background sender and nothing in flight."""
+    def __init__(self, pacer: RequestPacer) -> None:
+        """Start with one background sender and nothing in flight; pace every request."""
         super().__init__()
+        self._pacer = pacer
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-prefetch")
         self._ahead: dict[str, Future[requests.Response]] = {}
 
     def prefetch(self, request: requests.PreparedRequest, **kwargs: Any) -> None:  # noqa: ANN401
         """Start sending `request` in the background."""
         if request.url and request.url not in self._ahead:
-            send = functools.partial(requests.Session.send, self, request, **kwargs)
+            send = functools.partial(self._paced_send, request, **kwargs)
             self._ahead[request.url] = self._sender.submit(send)
 
     @override
@@ -133,7 +139,13 @@ class PrefetchingSession(requests.Session):
                 return future.result()
             except requests.exceptions.RequestException:
                 pass  # send it again in the foreground, under the SDK's retry policy
-        return super().send(request, **kwargs)
+        return self._paced_send(request, **kwargs)
+
+    def _paced_send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # noqa: ANN401
+        self._pacer.wait_turn()
+        response = super().send(request, **kwargs)
+        self._pacer.observe(response.headers)
+        return response
 
     @override
     def close(self) -> None:
@@ -164,10 +176,16 @@ class SupermetricsStream(RESTStream[int]):
     def authenticator(self) -> BearerTokenAuthenticator:
         return BearerTokenAuthenticator(token=self.config["api_key"])
 
+    def __init__(self, tap: Tap, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - the SDK's
+        """Join the run's shared request pacer."""
+        super().__init__(tap, *args, **kwargs)
+        per_second = float(self.config.get("max_requests_per_second", 10))
+        self.pacer = pacer_for(tap, per_second)
+
     @cached_property
     @override
     def requests_session(self) -> PrefetchingSession:
-        return PrefetchingSession()
+        return PrefetchingSession(self.pacer)
 
     def _prepare(self, http_request: HTTPRequest) -> requests.PreparedRequest:
         return self.build_prepared_request(
@@ -175,6 +193,7 @@ class SupermetricsStream(RESTStream[int]):
             url=http_request.url,
             params=http_request.encode_params(),
             headers=http_request.headers,
+            json=http_request.data,
         )
 
     def prefetch(self, http_request: HTTPRequest) -> None:
@@ -263,26 +282,71 @@ class SupermetricsStream(RESTStream[int]):
         return f"{self._where(response)}: HTTP {response.status_code}: {info}"
 
     def request_for(self, endpoint: str, params: dict[str, Any]) -> HTTPRequest:
-        """Build a request: parameters travel as one JSON object in the `json` parameter."""
-        return HTTPRequest(
-            url=f"{self.url_base}{endpoint}",
-            params={"json": json.dumps(params, separators=(",", ":"))},
-            headers=self.http_headers,
-        )
+        """Build a request: parameters travel as one JSON object in the `json` parameter.
+
+        A query too long for a GET URL (hundreds of accounts, long filters: servers
+        refuse URLs past about 8 KB with HTTP 414) is submitted as a POST with the same
+        object as its JSON body, as Supermetrics' own connectors do. The API key stays
+        in the Authorization header either way.
+        """
+        encoded = json.dumps(params, separators=(",", ":"))
+        url = f"{self.url_base}{endpoint}"
+        if endpoint == SUBMIT_PATH and len(url) + len(quote(encoded)) > MAX_GET_URL_LENGTH:
+            return HTTPRequest(url=url, method="POST", headers=self.http_headers, data=params)
+        return HTTPRequest(url=url, params={"json": encoded}, headers=self.http_headers)
 
     def call_api(
         self, endpoint: str, params: dict[str, Any], context: Context | None, describe: str
     ) -> dict[str, Any]:
-        """Send one request through the SDK's retrying path and return its decoded body."""
-        http_request = self.request_for(endpoint, params)
-        prepared = self._prepare(http_request)
-        send = self.request_decorator(self._request)  # the SDK's send + validate_response
+        """Send one request through the SDK's retrying path and return its decoded body.
+
+        The same steps as the SDK's paging requests, from public parts: the
+        authenticator, the session's `send` (so a prefetched page is picked up),
+        `validate_response`, the request-duration metric, all retried by
+        `request_decorator`.
+        """
+
+        def send_once(
+            request: requests.PreparedRequest, request_context: Context | None
+        ) -> requests.Response:
+            response = self.requests_session.send(
+                self.authenticator(request),
+                timeout=self.timeout,
+                allow_redirects=self.allow_redirects,
+            )
+            self._log_duration(endpoint, response, request_context)
+            self.validate_response(response)
+            return response
+
+        prepared = self._prepare(self.request_for(endpoint, params))
         try:
-            response = send(prepared, context)
+            response = self.request_decorator(send_once)(prepared, context)
         except (FatalAPIError, RetriableAPIError, requests.exceptions.RequestException) as error:
             raise self.explain(error, describe) from None
         payload: dict[str, Any] = payload_of(response)
         return payload
+
+    def _log_duration(
+        self, endpoint: str, response: requests.Response, context: Context | None
+    ) -> None:
+        """Log the `http_request_duration` METRIC line the SDK logs for its own requests."""
+        tags: dict[str, Any] = {
+            metrics.Tag.STREAM: self.name,
+            metrics.Tag.ENDPOINT: endpoint,
+            metrics.Tag.HTTP_STATUS_CODE: response.status_code,
+            metrics.Tag.STATUS: metrics.Status.SUCCEEDED
+            if response.status_code < HTTPStatus.BAD_REQUEST
+            else metrics.Status.FAILED,
+        }
+        if context:
+            tags[metrics.Tag.CONTEXT] = context
+        point = metrics.Point(
+            "timer",
+            metric=metrics.Metric.HTTP_REQUEST_DURATION,
+            value=response.elapsed.total_seconds(),
+            tags=tags,
+        )
+        metrics.log(self.metrics_logger, point)
 
     def explain(self, error: Exception, describe: str) -> Exception:
         """Say which stream and window failed, and why, once retries are spent.

@@ -46,9 +46,9 @@ _ACCOUNTS = th.CustomType(
     }
 )
 
-#: Seconds, as a JSON number or a numeric string: Meltano hands settings without a
+#: A number (seconds, rates) as a JSON number or a numeric string: Meltano hands settings without a
 #: numeric kind over as strings, and its `decimal` kind cannot be set from env vars.
-_SECONDS = th.CustomType({"type": ["number", "string"], "pattern": r"^[0-9]+(\.[0-9]+)?$"})
+_DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^[0-9]+(\.[0-9]+)?$"})
 
 #: Query parameters passed to Supermetrics unchanged (documented in README "Queries").
 PASS_THROUGH_PARAMETERS = (
@@ -182,19 +182,19 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "poll_interval",
-        _SECONDS,
+        _DECIMAL,
         default=0.25,
         description="Seconds before the first status poll; the wait grows by half each poll.",
     ),
     th.Property(
         "max_poll_interval",
-        _SECONDS,
+        _DECIMAL,
         default=5.0,
         description="Largest wait between two status polls, in seconds.",
     ),
     th.Property(
         "query_timeout",
-        _SECONDS,
+        _DECIMAL,
         default=14_400,
         description="Seconds after submitting at which a query that has not finished fails "
         "the sync (default 4 h, the API's own limit).",
@@ -215,15 +215,31 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_retry_after",
-        _SECONDS,
+        _DECIMAL,
         default=300,
         description="Longest `Retry-After` wait honoured, in seconds.",
     ),
     th.Property(
         "request_timeout",
-        _SECONDS,
+        _DECIMAL,
         default=300,
         description="Seconds to wait for one HTTP response.",
+    ),
+    th.Property(
+        "result_lifetime",
+        _DECIMAL,
+        default=3600,
+        description="Seconds Supermetrics keeps a finished query's results (licence "
+        "dependent; 1 hour by default). Queries are submitted ahead of their stream only "
+        "as far as their results will still be there when the stream is read.",
+    ),
+    th.Property(
+        "max_requests_per_second",
+        _DECIMAL,
+        default=10,
+        description="Requests per second for the whole run (submits, polls, pages), below "
+        "the documented limit of about 20. An answer whose X-RateLimit-Remaining is nearly "
+        "spent holds requests back for a second.",
     ),
     th.Property(
         "dry_run",
@@ -336,7 +352,14 @@ def check_settings(config: dict[str, Any], schema: dict[str, Any]) -> None:
         if name in config and config[name] < minimum:
             msg = f"{name} must be at least {minimum}, got {config[name]}"
             raise ConfigError(msg)
-    for name in ("poll_interval", "max_poll_interval", "query_timeout", "request_timeout"):
+    for name in (
+        "poll_interval",
+        "max_poll_interval",
+        "query_timeout",
+        "request_timeout",
+        "result_lifetime",
+        "max_requests_per_second",
+    ):
         if name in config and float(config[name]) <= 0:
             msg = f"{name} must be a positive number of seconds, got {config[name]}"
             raise ConfigError(msg)

@@ -1,14 +1,23 @@
-"""Keeping the license queue busy: queries are submitted before they are needed.
+"""Keeping the license queue busy without letting results expire unread.
 
 The SDK syncs streams one after another (`Tap.sync_all` is final), so the tap itself
-arranges the overlap: when the first query stream starts, the first window of every
-selected query stream is submitted, and while a window is paged the next one of the
-same stream is already running. Supermetrics runs them side by side; the tap then
-pages each stream as the SDK reaches it.
+arranges the overlap: the first queries of the next streams are submitted while the
+current one is read, and while a window is paged the next window of the same stream
+is already running. Supermetrics runs them side by side; the tap then pages each
+stream as the SDK reaches it, so N short queries take about one query's time.
+
+Submitting too far ahead wastes the licence: results live only `result_lifetime`
+seconds after a query ends (1 hour by default), and a stream read after that must be
+submitted again. So a stream's first query is submitted ahead only while fewer than
+`MAX_STREAMS_AHEAD` streams are waiting and its stream is expected to be reached
+within half the lifetime, judged by how long the streams read so far took; the rest
+are submitted later, as the sync reaches them.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -35,29 +44,33 @@ class WindowedQueryStream(Protocol):
         ...
 
 
+#: Most streams whose first query waits, submitted, for the sync to reach them.
+MAX_STREAMS_AHEAD = 8
+
+
 class QueryPool:
     """Executions submitted ahead of time, handed out once each."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, result_lifetime: float = 3600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         """Start with no streams and nothing submitted."""
+        self.result_lifetime = result_lifetime
+        self._clock = clock
         self._streams: list[WindowedQueryStream] = []
         self._ahead: dict[tuple[str, PlannedQuery], QueryExecution] = {}
-        self._started = False
+        self._opened: set[str] = set()  # streams whose first query was submitted or taken
+        self._reading: str | None = None
+        self._reading_since = 0.0
+        self._read_seconds: list[float] = []
 
     def register(self, stream: WindowedQueryStream) -> None:
-        """Make a stream's first window part of the opening submission."""
+        """Add a stream, in sync order."""
         self._streams.append(stream)
 
     def start(self) -> None:
-        """Submit the first window of every selected stream, once per run."""
-        if self._started:
-            return
-        self._started = True
-        for stream in self._streams:
-            if stream.selected:
-                queries = stream.planned_queries()
-                if queries:
-                    self.submit_ahead(stream, queries[0])
+        """Submit the first queries of the first streams (once per run; later calls top up)."""
+        self._top_up()
 
     def submit_ahead(self, stream: WindowedQueryStream, planned: PlannedQuery) -> None:
         """Submit a planned query now, to be taken later."""
@@ -68,5 +81,35 @@ class QueryPool:
             self._ahead[key] = execution
 
     def take(self, stream: WindowedQueryStream, planned: PlannedQuery) -> QueryExecution:
-        """Return the execution submitted ahead for this query, or a fresh one."""
+        """Return the execution submitted ahead for this query, or a fresh one.
+
+        Taking a stream's first query marks it as being read: the streams after it are
+        topped up.
+        """
+        if stream.name != self._reading:
+            now = self._clock()
+            if self._reading is not None:
+                self._read_seconds.append(now - self._reading_since)
+            self._reading, self._reading_since = stream.name, now
+            self._opened.add(stream.name)
+            self._top_up()
         return self._ahead.pop((stream.name, planned), None) or stream.new_execution(planned)
+
+    def _top_up(self) -> None:
+        """Submit the first query of the next streams, as far ahead as is safe."""
+        per_stream = sum(self._read_seconds) / len(self._read_seconds) if self._read_seconds else 0
+        waiting = 0
+        for stream in self._streams:
+            if stream.name == self._reading or not stream.selected:
+                continue
+            if stream.name in self._opened:
+                waiting += any(name == stream.name for name, _ in self._ahead)
+                continue
+            expected_wait = (waiting + 1) * per_stream
+            if waiting >= MAX_STREAMS_AHEAD or expected_wait > self.result_lifetime / 2:
+                return
+            queries = stream.planned_queries()
+            self._opened.add(stream.name)
+            if queries:
+                self.submit_ahead(stream, queries[0])
+                waiting += 1

@@ -49,6 +49,7 @@ class TapSupermetrics(Tap):
         self._run = SyncRun()
         super().__init__(**kwargs)
         _ = self.definitions
+        self._run.pool.result_lifetime = float(self.config.get("result_lifetime", 3600))
 
     @cached_property
     def definitions(self) -> list[QueryDefinition]:

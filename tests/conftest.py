@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft7Validator, FormatChecker
 
 from supermetrics_emulator import EmulatorServer
 from tap_supermetrics.lineage import LINEAGE_FIELD
@@ -87,6 +89,8 @@ def base_config(emulator: EmulatorServer, tmp_path: Path, **overrides: Any) -> d
         "end_date": "2024-01-10",
         "poll_interval": 0.02,
         "max_poll_interval": 0.2,
+        # Tests page in tiny pages: pacing is tested on its own (tests/test_scale.py).
+        "max_requests_per_second": 500,
         "schema_cache_dir": str(tmp_path / "schema-cache"),
         "queries": [
             {
@@ -134,7 +138,47 @@ def run_tap(
     run = TapRun(completed.returncode, completed.stdout, completed.stderr)
     if "--discover" not in args and "--about" not in args:
         run.messages = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+        assert_records_match_their_schemas(run.messages)
     return run
+
+
+def _is_date(value: object) -> bool:
+    try:
+        dt.date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return len(str(value)) == len("YYYY-MM-DD")
+
+
+def _is_date_time(value: object) -> bool:
+    try:
+        dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+_FORMATS = FormatChecker(formats=())
+_FORMATS.checks("date")(_is_date)
+_FORMATS.checks("date-time")(_is_date_time)
+
+
+def assert_records_match_their_schemas(messages: list[dict[str, Any]]) -> None:
+    """Every RECORD validates against its stream's SCHEMA, formats included.
+
+    The loader runs with `validate_records: false` (meltano.yml) because the tap
+    guarantees this; every sync of the test suite goes through here to hold it to that.
+    """
+    validators: dict[str, Draft7Validator] = {}
+    for message in messages:
+        if message["type"] == "SCHEMA":
+            validators[message["stream"]] = Draft7Validator(
+                message["schema"], format_checker=_FORMATS
+            )
+        elif message["type"] == "RECORD":
+            validator = validators[message["stream"]]  # a RECORD before its SCHEMA fails too
+            errors = list(validator.iter_errors(message["record"]))
+            assert not errors, f"{message['stream']}: {errors[0].message} in {message['record']}"
 
 
 def expected_rows(

@@ -1,0 +1,771 @@
+"""README.md's code, read from README.md itself and run as written (issue #13).
+
+The rules README code follows (README "Development and tests" states them in short):
+
+* Every fenced block has an info string: ``bash`` (commands), ``json`` or ``yaml`` (must
+  parse) or ``text`` (shown as is, e.g. output; not checked). Any other fails this test.
+* A ``bash`` block holds one command a line; a trailing backslash continues it. A line
+  starting with ``#`` is a note and is not run; right after a server command it is the
+  first line the server prints. A command whose comment starts with ``# example:`` needs
+  the reader's own values (an account, a URL): it is not run, only its syntax is checked.
+* Inline code in prose is a command too when it starts with one of PROGRAMS followed by
+  arguments, or with an executable file of the repository (``scripts/test``, ``bench/run``,
+  ``.venv/bin/python -m ...``; a bare path into a virtualenv is only a name). An inline
+  command holding ``…`` or a ``<placeholder>`` is an example. In an example, ``<...>`` is
+  one placeholder word, and names holding placeholders are not looked up.
+* A command may start with ``NAME=value`` assignments.
+
+Checked without running anything slow: the info strings, that JSON and YAML blocks parse,
+that every command's program exists and ``bash -n`` accepts it, and that every ``meltano``
+command gets through Meltano's own command-line parser (so a Meltano 3 spelling such as
+``meltano config PLUGIN set`` fails) and names plugins, settings, jobs, schedules and
+state ids that meltano.yml declares.
+
+Run (``e2e``): every command that is not an example, in README order, in one throw-away
+copy of the project with ``.venv`` and ``.venv-meltano`` linked in (as after the README's
+set-up command), from the copy's root, through ``bash -c``; each must exit 0. Environment
+and substitutions:
+
+* PATH: a fresh virtualenv first (the reader's own, which ``pip install`` fills), then
+  ``.venv-meltano/bin`` and ``.venv/bin``. ``export NAME=...`` lines carry over to the
+  commands after them.
+* The reader's values: ``SUPERMETRICS_API_KEY`` (the emulator's key) and ``PGUSER``,
+  ``PGPASSWORD`` (a throw-away PostgreSQL's). Meltano finds the emulator through
+  ``TAP_SUPERMETRICS_BASE_URL`` and PostgreSQL through ``TARGET_POSTGRES_HOST`` and
+  ``_PORT``. So that Meltano commands in sections before "Usage with Meltano" find the
+  set-up that section describes, the values its ``meltano config set`` lines store are in
+  the environment as well (``TAP_SUPERMETRICS_API_KEY``, ``TARGET_POSTGRES_USER`` and
+  ``_PASSWORD``), and ``meltano run`` installs missing plugins itself. ``TMPDIR`` is the
+  test's temp directory. Inherited ``MELTANO_*``, ``TAP_SUPERMETRICS_*``, ``TARGET_*`` and
+  ``PG*`` variables are dropped.
+* A server command (SERVERS) runs in the background until its block ends. Its ``--port N``
+  becomes a free port, in its own line and as ``:N`` in the block's later lines and notes.
+* STAND_INS: the commands a test cannot run, why, and what runs in their place.
+* CHECKS: what some commands must print, besides exiting 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from supermetrics_emulator import EmulatorServer
+from tests.conftest import API_KEY, ROOT
+from tests.postgres import TemporaryPostgres
+
+README = ROOT / "README.md"
+MELTANO_PYTHON = ROOT / ".venv-meltano" / "bin" / "python"
+INFO_STRINGS = ("bash", "json", "yaml", "text")
+PROGRAMS = ("meltano", "tap-supermetrics", "supermetrics-emulator", "pip", "curl")
+SERVERS = ("supermetrics-emulator",)
+EXAMPLE = re.compile(r"(?:^|\s)#\s*example:")
+PLACEHOLDER = re.compile(r"…|<[^<>]+>")
+ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)")
+SPAN = re.compile(r"(`+)(.+?)\1")
+RULES = "README code rules: see the docstring of tests/test_readme.py"
+
+# Not copied into the throw-away project: version control, virtualenvs (linked instead),
+# what Meltano and the demo write, and a developer's own .env.
+NOT_COPIED = {
+    ".git", ".venv", ".venv-meltano", ".meltano", ".env", "output", "demo-output",
+    ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist",
+}  # fmt: skip
+DROPPED_ENV = (
+    "MELTANO_", "TAP_SUPERMETRICS_", "TARGET_", "SUPERMETRICS_", "PG", "PYTEST_",
+    "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME",
+)  # fmt: skip
+
+# Plugins a name may refer to besides meltano.yml's: Meltano's own settings.
+MELTANO_ITSELF = "meltano"
+
+# Commands the README must keep showing, so that this test keeps running them.
+REQUIRED = (
+    r"^scripts/demo\b",
+    r"^pip install -e \.",
+    r"^tap-supermetrics --about\b",
+    r"^meltano install\b",
+    r"^meltano config set tap-supermetrics api_key ",
+    r"^meltano select tap-supermetrics\b.*--list",
+    r"^meltano run ",
+    r"^meltano job list\b",
+    r"^meltano schedule list\b",
+    r"^meltano schedule run ",
+    r"^meltano state get ",
+    r"supermetrics-emulator ",
+    r"^curl ",
+    r"^bench/run\b",
+)
+
+# Meltano's command-line parser, run in Meltano's virtualenv: for each argument list,
+# either the error Meltano would print or the command path and its parsed parameters.
+# Nothing is invoked (ctx.obj carries no project, which parameter callbacks accept).
+PARSE_WITH_MELTANO = r"""
+import json, sys
+import click
+from meltano.cli import cli
+
+def parse(args):
+    try:
+        ctx = cli.make_context("meltano", list(args), obj={"project": None})
+        command, path = cli, ["meltano"]
+        while isinstance(command, click.Group):
+            rest = getattr(ctx, "_protected_args", None)
+            rest = [*(ctx.protected_args if rest is None else rest), *ctx.args]
+            if not rest:
+                return {"error": " ".join(path) + " needs a subcommand"}
+            name, command, rest = command.resolve_command(ctx, rest)
+            path.append(name)
+            ctx = command.make_context(name, rest, parent=ctx)
+    except click.exceptions.Exit:
+        return {"path": [], "params": {}}
+    except click.ClickException as error:
+        return {"error": error.format_message()}
+    return {"path": path, "params": ctx.params}
+
+with open(sys.argv[1], "w") as out:
+    json.dump([parse(args) for args in json.load(sys.stdin)], out, default=repr)
+"""
+
+
+@dataclass
+class Block:
+    info: str
+    lines: list[str]
+    line: int  # of the opening fence
+    section: str
+    closed: bool
+
+    @property
+    def where(self) -> str:
+        return f"README.md:{self.line} ({self.section})"
+
+
+@dataclass
+class Command:
+    text: str  # as written; continuation lines joined by a space
+    line: int
+    section: str
+    block: int | None  # index of its fenced block; None for inline code
+    example: bool
+    notes: list[str] = field(default_factory=list)  # the '#' lines right after it
+
+    @property
+    def argv(self) -> list[str]:
+        """The words bash would see; in an example, a `<placeholder>` is one word."""
+        text = self.text
+        if self.example:
+            text = re.sub(r"<[^<>]+>", lambda found: found.group(0).replace(" ", "-"), text)
+        return shlex.split(text, comments=True)
+
+    @property
+    def words(self) -> list[str]:
+        """The command without the `NAME=value` assignments before it."""
+        argv = self.argv
+        while len(argv) > 1 and ASSIGNMENT.match(argv[0]):
+            argv = argv[1:]
+        return argv
+
+    @property
+    def plain(self) -> str:
+        """The command as one line, without assignments before it and comments after it."""
+        return shlex.join(self.words)
+
+    @property
+    def program(self) -> str:
+        return Path(self.words[0]).name
+
+    def __str__(self) -> str:
+        return f"README.md:{self.line} ({self.section}): {self.text}"
+
+
+@dataclass(frozen=True)
+class StandIn:
+    pattern: str
+    reason: str
+    command: Callable[[Command], str]
+
+
+STAND_INS = (
+    StandIn(
+        r"^scripts/test\b",
+        "it runs the whole suite, this test included: check its shell syntax",
+        lambda _command: "bash -n scripts/test",
+    ),
+    StandIn(
+        r"^bench/run\b",
+        "the benchmarks take minutes and add the official client to .venv: check its shell "
+        "syntax and that the benchmark module imports",
+        lambda _command: "bash -n bench/run && .venv/bin/python -c 'import bench.run_all'",
+    ),
+    StandIn(
+        r"^\.venv/bin/pytest\b",
+        "it runs tests, this one among them: collecting them checks the paths and markers",
+        lambda command: shlex.join([*command.argv, "--collect-only", "-q"]),
+    ),
+)
+
+
+def _state_problem(out: str, err: str) -> str | None:
+    state = json.loads(out) if out.strip() else {}
+    if not state.get("singer_state"):
+        return f"no state is stored under this id; Meltano printed {out.strip()!r}"
+    return None
+
+
+def _json_problem(out: str, err: str) -> str | None:
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        return f"the answer is not JSON: {out[:300]!r}"
+    if not isinstance(answer, dict) or "error" in answer:
+        return f"the API answered with an error: {out[:300]!r}"
+    return None
+
+
+def _unknown_setting(out: str, err: str) -> str | None:
+    found = re.search(r"Unknown setting '[^']*'", err)
+    return f"Meltano warned: {found.group(0)}" if found else None
+
+
+def _config_set_problem(out: str, err: str) -> str | None:
+    return None if "was set in" in out + err else "Meltano did not say where it stored the value"
+
+
+def _about_problem(out: str, err: str) -> str | None:
+    return None if "tap-supermetrics" in out else f"no tap name in {out[:300]!r}"
+
+
+# (pattern on the command as written, what its output must show)
+CHECKS: tuple[tuple[str, Callable[[str, str], str | None]], ...] = (
+    (r"^(\S*/)?meltano\b", _unknown_setting),
+    (r"^(\S*/)?meltano config set\b", _config_set_problem),
+    (r"^(\S*/)?meltano state get\b", _state_problem),
+    (r"^curl\b", _json_problem),
+    (r"^(\S*/)?tap-supermetrics --about\b", _about_problem),
+)
+
+
+def is_inline_command(code: str) -> bool:
+    words = code.split()
+    if not words:
+        return False
+    first = words[0]
+    if first in PROGRAMS:
+        return len(words) > 1
+    if "/" not in first or first.startswith("/"):
+        return False
+    path = ROOT / first
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        return False
+    return len(words) > 1 or not first.startswith(".")
+
+
+def inline_commands(paragraph: list[tuple[int, str]], section: str) -> list[Command]:
+    text, starts = "", []  # the paragraph as one line; where each README line starts in it
+    for number, line in paragraph:
+        starts.append((len(text), number))
+        text += line + " "
+    found = []
+    for match in SPAN.finditer(text):
+        code = match.group(2).strip()
+        if is_inline_command(code):
+            number = max(number for start, number in starts if start <= match.start())
+            found.append(
+                Command(code, number, section, None, example=bool(PLACEHOLDER.search(code)))
+            )
+    return found
+
+
+def block_commands(block: Block, index: int) -> list[Command]:
+    commands: list[Command] = []
+    pending: list[str] = []
+    start = block.line + 1
+    last: Command | None = None
+    for offset, raw in enumerate(block.lines):
+        number = block.line + 1 + offset
+        stripped = raw.strip()
+        if not pending:
+            start = number
+            if not stripped:
+                last = None
+                continue
+            if stripped.startswith("#"):
+                if last is not None:
+                    last.notes.append(stripped.lstrip("#").strip())
+                continue
+        if stripped.endswith("\\"):
+            pending.append(stripped[:-1].strip())
+            continue
+        text = " ".join([*pending, stripped])
+        pending = []
+        last = Command(text, start, block.section, index, bool(EXAMPLE.search(text)))
+        commands.append(last)
+    return commands
+
+
+def parse_readme(text: str) -> tuple[list[Block], list[Command]]:
+    """The fenced blocks, and every command (in blocks and inline), in document order."""
+    blocks: list[Block] = []
+    commands: list[Command] = []
+    section = "top"
+    paragraph: list[tuple[int, str]] = []
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        fence = FENCE.match(line)
+        if fence:
+            commands += inline_commands(paragraph, section)
+            paragraph = []
+            marker, info = fence.groups()
+            end = index + 1
+            while end < len(lines) and not re.fullmatch(
+                rf" {{0,3}}{re.escape(marker[0])}{{{len(marker)},}}\s*", lines[end]
+            ):
+                end += 1
+            block = Block(info, lines[index + 1 : end], index + 1, section, end < len(lines))
+            blocks.append(block)
+            if info == "bash":
+                commands += block_commands(block, len(blocks) - 1)
+            index = end + 1
+            continue
+        if line.startswith("#"):
+            commands += inline_commands(paragraph, section)
+            paragraph = []
+            section = line.lstrip("#").strip()
+        elif line.strip():
+            paragraph.append((index + 1, line))
+        else:
+            commands += inline_commands(paragraph, section)
+            paragraph = []
+        index += 1
+    commands += inline_commands(paragraph, section)
+    return blocks, commands
+
+
+def readme() -> tuple[list[Block], list[Command]]:
+    return parse_readme(README.read_text(encoding="utf-8"))
+
+
+# --- checked without running: the README's structure and every command's syntax ---------
+
+
+def test_parser_sees_blocks_continuations_notes_examples_and_inline_commands() -> None:
+    lines = [
+        "# Title",
+        "Run `meltano state get dev:x-to-y` or `meltano state get …`; `meltano.yml`,",
+        "`tap-supermetrics` and `scripts/` are names, `scripts/test` a command.",
+        "```bash",
+        "server --port 8080   # starts",
+        "# listening on :8080",
+        "curl http://127.0.0.1:8080/ \\",
+        "  -d x",
+        "pip install git+https://x/OWNER/y   # example: OWNER is yours",
+        "```",
+        "```json",
+        "{}",
+        "```",
+    ]
+    blocks, commands = parse_readme("\n".join(lines))
+
+    assert [(b.info, b.line, b.closed) for b in blocks] == [("bash", 4, True), ("json", 11, True)]
+    assert [(c.text, c.line, c.block, c.example) for c in commands] == [
+        ("meltano state get dev:x-to-y", 2, None, False),
+        ("meltano state get …", 2, None, True),
+        ("scripts/test", 3, None, False),
+        ("server --port 8080   # starts", 5, 0, False),
+        ("curl http://127.0.0.1:8080/ -d x", 7, 0, False),
+        ("pip install git+https://x/OWNER/y   # example: OWNER is yours", 9, 0, True),
+    ]
+    assert commands[3].notes == ["listening on :8080"]
+    assert commands[3].argv == ["server", "--port", "8080"]
+
+
+def test_readme_code_blocks_follow_the_rules() -> None:
+    blocks, _ = readme()
+    problems = []
+    for block in blocks:
+        body = "\n".join(block.lines)
+        if not block.closed:
+            problems.append(f"{block.where}: the block is never closed")
+        elif block.info not in INFO_STRINGS:
+            problems.append(
+                f"{block.where}: info string {block.info!r}; use one of {', '.join(INFO_STRINGS)}"
+            )
+        elif block.info == "json":
+            try:
+                json.loads(body)
+            except ValueError as error:
+                problems.append(f"{block.where}: not JSON: {error}")
+        elif block.info == "yaml":
+            try:
+                yaml.safe_load(body)
+            except yaml.YAMLError as error:
+                problems.append(f"{block.where}: not YAML: {error}")
+    assert not problems, "\n".join([*problems, RULES])
+
+
+def test_readme_keeps_the_commands_this_test_runs() -> None:
+    _, commands = readme()
+    runnable = [command.text for command in commands if not command.example]
+    missing = [
+        pattern for pattern in REQUIRED if not any(re.search(pattern, text) for text in runnable)
+    ]
+    assert not missing, f"README.md no longer shows a command matching {missing}"
+
+
+def _meltano_names() -> dict[str, Any]:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    plugins = {
+        plugin["name"]: {setting["name"] for setting in plugin.get("settings", [])}
+        for kind in (project.get("plugins") or {}).values()
+        for plugin in kind
+    }
+    return {
+        "plugins": plugins,
+        "jobs": {job["name"] for job in project.get("jobs") or []},
+        "schedules": {schedule["name"] for schedule in project.get("schedules") or []},
+        "environments": {env["name"] for env in project.get("environments") or []},
+    }
+
+
+def _plugin_problems(path: list[str], params: dict[str, Any], names: dict[str, Any]) -> list[str]:
+    plugins: dict[str, set[str]] = names["plugins"]
+    named = [params[key] for key in ("plugin_name", "extractor") if params.get(key)]
+    named += list(params.get("plugin") or [])
+    problems = [
+        f"plugin {name!r} is not declared"
+        for name in named
+        if name not in plugins and name != MELTANO_ITSELF
+    ]
+    setting, plugin = params.get("setting_name"), params.get("plugin_name")
+    if (
+        path[1:2] == ["config"]
+        and setting
+        and plugin in plugins
+        and setting[0] not in plugins[plugin]
+    ):
+        problems.append(f"{plugin} has no setting {setting[0]!r}")
+    problems += [
+        f"{block!r} is neither a plugin nor a job"
+        for block in params.get("blocks") or []
+        if block.split(":")[0] not in plugins and block.split(":")[0] not in names["jobs"]
+    ]
+    return problems
+
+
+def _schedule_job_state_problems(
+    path: list[str], params: dict[str, Any], names: dict[str, Any]
+) -> list[str]:
+    problems = []
+    named = path[2:3] != ["add"]  # `add` names a new one
+    schedule, job, state_id = params.get("name"), params.get("job_name"), params.get("state_id")
+    if path[1:2] == ["schedule"] and named and schedule and schedule not in names["schedules"]:
+        problems.append(f"schedule {schedule!r} is not declared")
+    if path[1:2] == ["job"] and named and job and job not in names["jobs"]:
+        problems.append(f"job {job!r} is not declared")
+    if path[1:2] == ["state"] and state_id:
+        match = re.fullmatch(r"([^:]+):(.+)-to-(.+)", state_id)
+        if not match or match.group(1) not in names["environments"]:
+            problems.append(f"state id {state_id!r} is not <environment>:<tap>-to-<target>")
+        elif not {match.group(2), match.group(3)} <= names["plugins"].keys():
+            problems.append(f"state id {state_id!r} names a plugin that is not declared")
+    return problems
+
+
+def _without_placeholders(value: Any) -> Any:
+    if isinstance(value, str):
+        return None if PLACEHOLDER.search(value) else value
+    if isinstance(value, list):
+        return [item for item in value if _without_placeholders(item) is not None]
+    return value
+
+
+def _name_problems(path: list[str], params: dict[str, Any], names: dict[str, Any]) -> list[str]:
+    """Names in a parsed Meltano command that meltano.yml does not declare (placeholders aside)."""
+    params = {key: _without_placeholders(value) for key, value in params.items()}
+    return [
+        *_plugin_problems(path, params, names),
+        *_schedule_job_state_problems(path, params, names),
+    ]
+
+
+def parse_with_meltano(commands: list[Command], tmp_path: Path) -> list[dict[str, Any]]:
+    if not MELTANO_PYTHON.exists():
+        pytest.fail("Meltano is missing: run scripts/bootstrap --meltano")
+    out = tmp_path / "parsed.json"
+    subprocess.run(
+        [str(MELTANO_PYTHON), "-c", PARSE_WITH_MELTANO, str(out)],
+        input=json.dumps([command.words[1:] for command in commands]),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    parsed: list[dict[str, Any]] = json.loads(out.read_text())
+    return parsed
+
+
+def test_readme_meltano_commands_parse_and_name_what_meltano_yml_declares(
+    tmp_path: Path,
+) -> None:
+    _, commands = readme()
+    meltano = [command for command in commands if command.program == "meltano"]
+    assert meltano
+    names = _meltano_names()
+    problems = []
+    for command, parsed in zip(meltano, parse_with_meltano(meltano, tmp_path), strict=True):
+        if "error" in parsed:
+            problems.append(f"{command}\n    Meltano refuses it: {parsed['error']}")
+        elif parsed["path"]:
+            problems += [
+                f"{command}\n    {problem}"
+                for problem in _name_problems(parsed["path"], parsed["params"], names)
+            ]
+    assert not problems, "\n".join([*problems, RULES])
+
+
+def test_meltano_parser_refuses_the_meltano_3_spelling(tmp_path: Path) -> None:
+    old = Command("meltano config tap-supermetrics set api_key x", 1, "", None, example=False)
+    new = Command("meltano config set tap-supermetrics api_kee x", 1, "", None, example=False)
+    refused, parsed = parse_with_meltano([old, new], tmp_path)
+
+    assert "No such command 'tap-supermetrics'" in refused["error"]
+    assert _name_problems(parsed["path"], parsed["params"], _meltano_names()) == [
+        "tap-supermetrics has no setting 'api_kee'"
+    ]
+
+
+def _test_path() -> str:
+    paths = [ROOT / ".venv-meltano" / "bin", ROOT / ".venv" / "bin"]
+    return os.pathsep.join([*map(str, paths), os.environ.get("PATH", "")])
+
+
+def test_readme_shell_commands_are_valid_shell_and_their_programs_exist() -> None:
+    _, commands = readme()
+    env = {**os.environ, "PATH": _test_path()}
+    problems = []
+    for command in commands:
+        if command.program == "meltano":
+            continue  # parsed by Meltano itself, above
+        syntax = subprocess.run(
+            ["bash", "-n", "-c", command.text], capture_output=True, text=True, check=False
+        )
+        if syntax.returncode:
+            problems.append(f"{command}\n    bash -n: {syntax.stderr.strip()}")
+        found = subprocess.run(
+            ["bash", "-c", 'type -t -- "$1"', "_", command.words[0]],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+            env=env,
+        )
+        if found.returncode:
+            problems.append(f"{command}\n    no program {command.words[0]!r}")
+    assert not problems, "\n".join([*problems, RULES])
+
+
+# --- run as written ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def copy_project(target: Path) -> Path:
+    """The working tree as a fresh clone has it, with the set-up command's venvs linked in."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n == "__pycache__" or n.endswith(".egg-info")}
+        if Path(directory) == ROOT:
+            skipped |= NOT_COPIED & set(names)
+        return skipped
+
+    shutil.copytree(ROOT, target, ignore=ignore, symlinks=True)
+    for venv in (".venv", ".venv-meltano"):
+        (target / venv).symlink_to(ROOT / venv, target_is_directory=True)
+    return target
+
+
+def require_current_bootstrap(project: Path) -> None:
+    """The copy links .venv: scripts/bootstrap (run by scripts/demo) must find it current.
+
+    Same stamp as scripts/bootstrap's; were it stale, bootstrap would rebuild the linked
+    .venv of the working tree.
+    """
+    stamp = subprocess.run(
+        ["bash", "-c", "sha256sum pyproject.toml scripts/bootstrap | sha256sum | cut -c1-16"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    current = ROOT / ".venv" / ".stamp"
+    if not current.exists() or current.read_text().strip() != stamp:
+        pytest.fail(
+            ".venv is older than pyproject.toml or scripts/bootstrap: run scripts/bootstrap"
+        )
+    if not (ROOT / ".venv-meltano" / "bin" / "meltano").exists():
+        pytest.fail("Meltano is missing: run scripts/bootstrap --meltano")
+
+
+@dataclass
+class Server:
+    command: Command
+    process: subprocess.Popen[str]
+
+
+class Session:
+    """Runs README commands one after another in the project copy, as a reader would."""
+
+    def __init__(self, project: Path, env: dict[str, str]) -> None:
+        self.project = project
+        self.env = env
+        self.servers: list[Server] = []
+        self.ports: dict[int, tuple[str, str]] = {}  # block → (port as written, port used)
+
+    def substitute(self, command: Command, text: str) -> str:
+        if command.block in self.ports:
+            written, used = self.ports[command.block]
+            text = re.sub(rf"(?<=:){written}\b", used, text)
+        return text
+
+    def run(self, command: Command) -> None:
+        self.stop_servers(keep=command.block)
+        if command.program in SERVERS:
+            self.start_server(command)
+            return
+        text = self.substitute(command, command.text)
+        stand_in = next((s for s in STAND_INS if re.search(s.pattern, command.plain)), None)
+        if stand_in is not None:
+            text = stand_in.command(command)
+        if command.words[0] == "export":
+            text += "\nenv -0"
+        done = subprocess.run(
+            ["bash", "-c", text],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        ran = f"{command}\n    ran: {text}" if text != command.text else str(command)
+        assert done.returncode == 0, (
+            f"{ran}\n    exit code {done.returncode}\n--- stdout\n{done.stdout[-2000:]}\n"
+            f"--- stderr\n{done.stderr[-4000:]}"
+        )
+        if command.words[0] == "export":
+            pairs = (item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+            self.env = dict(pairs)
+            return
+        for pattern, check in CHECKS:
+            if re.search(pattern, command.plain) and stand_in is None:
+                problem = check(done.stdout, done.stderr)
+                assert problem is None, f"{ran}\n    {problem}\n--- stderr\n{done.stderr[-2000:]}"
+
+    def start_server(self, command: Command) -> None:
+        written = re.search(r"--port[= ](\d+)", command.text)
+        assert written, f"{command}\n    a server command needs --port, for the lines after it"
+        assert command.block is not None, f"{command}\n    put server commands in a bash block"
+        used = str(free_port())
+        self.ports[command.block] = (written.group(1), used)
+        text = f"{command.text[: written.start()]}--port {used}{command.text[written.end() :]}"
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {text}"],
+            cwd=self.project,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.servers.append(Server(command, process))
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        first = process.stdout.readline().strip() if ready else ""
+        expected = self.substitute(command, command.notes[0]) if command.notes else None
+        assert first, f"{command}\n    ran: {text}\n    printed nothing within 30 s"
+        assert expected in {None, first}, f"{command}\n    printed {first!r}, README: {expected!r}"
+
+    def stop_servers(self, keep: int | None = None) -> None:
+        for server in [s for s in self.servers if keep is None or s.command.block != keep]:
+            server.process.terminate()
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+            if server.process.stdout is not None:
+                server.process.stdout.close()
+            self.servers.remove(server)
+
+
+@pytest.fixture(scope="module")
+def readme_postgres() -> Iterator[TemporaryPostgres]:
+    server = TemporaryPostgres().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def reader_env(
+    project: Path, reader_venv: Path, emulator: EmulatorServer, postgres: TemporaryPostgres
+) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(DROPPED_ENV)}
+    paths = [reader_venv / "bin", project / ".venv-meltano" / "bin", project / ".venv" / "bin"]
+    tmp = reader_venv.parent / "tmp"
+    tmp.mkdir()
+    env.update(
+        PATH=os.pathsep.join([*map(str, paths), os.environ.get("PATH", "")]),
+        TMPDIR=str(tmp),
+        SUPERMETRICS_API_KEY=API_KEY,
+        TAP_SUPERMETRICS_API_KEY=API_KEY,
+        TAP_SUPERMETRICS_BASE_URL=emulator.base_url,
+        PGUSER=postgres.user,
+        PGPASSWORD=postgres.password,
+        TARGET_POSTGRES_USER=postgres.user,
+        TARGET_POSTGRES_PASSWORD=postgres.password,
+        TARGET_POSTGRES_HOST=postgres.host,
+        TARGET_POSTGRES_PORT=str(postgres.port),
+    )
+    return env
+
+
+@pytest.mark.e2e
+def test_readme_commands_run_as_written(
+    tmp_path: Path, emulator: EmulatorServer, readme_postgres: TemporaryPostgres
+) -> None:
+    _, commands = readme()
+    project = copy_project(tmp_path / "project")
+    require_current_bootstrap(project)
+    reader_venv = tmp_path / "reader-venv"  # the reader's own virtualenv: `pip install` goes here
+    subprocess.run([sys.executable, "-m", "venv", str(reader_venv)], check=True)
+    session = Session(project, reader_env(project, reader_venv, emulator, readme_postgres))
+    try:
+        for command in commands:
+            if not command.example:
+                started = time.perf_counter()
+                session.run(command)
+                print(f"{time.perf_counter() - started:5.1f} s  {command}")  # noqa: T201
+    finally:
+        session.stop_servers()
