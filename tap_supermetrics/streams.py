@@ -1,4 +1,4 @@
-"""The streams: one per configured query, and the fixed `query_runs` audit stream.
+"""The query streams: one per configured query, read window by window.
 
 A record's trip: `get_records` plans the date windows, takes each window's query
 execution from the pool (submitted ahead), waits for SUCCESS, converts the first
@@ -16,9 +16,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from requests.exceptions import RequestException
-from singer_sdk import Stream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
@@ -37,9 +35,9 @@ from tap_supermetrics.fields import FieldSpec, RowConverter, ValueConversionErro
 from tap_supermetrics.lifecycle import PollTiming, QueryExecution, QueryRun
 from tap_supermetrics.lineage import LINEAGE_FIELD, with_lineage
 from tap_supermetrics.pagination import Page, ResultPaginator, read_page
-from tap_supermetrics.planner import ALL_ACCOUNTS, PlannedQuery
+from tap_supermetrics.planner import PlannedQuery
 from tap_supermetrics.reads import StreamReads, today_utc
-from tap_supermetrics.resources import schemas_directory
+from tap_supermetrics.splitting import read_isolating_failures
 
 if TYPE_CHECKING:
     import requests
@@ -49,9 +47,6 @@ if TYPE_CHECKING:
 
     from tap_supermetrics.config import QueryDefinition
     from tap_supermetrics.sync_run import SyncRun
-
-#: Halvings after which a query that fails in every part is taken as failing as a whole.
-_LEVELS_BEFORE_GLOBAL = 2
 
 
 def default_primary_keys(fields: Sequence[FieldSpec], date_field: str | None) -> list[str]:
@@ -252,14 +247,9 @@ class QueryStream(SupermetricsStream):
     def _read_planned(
         self, planned: PlannedQuery, execution: QueryExecution
     ) -> Iterator[dict[str, Any]]:
-        """Read one planned query; if it fails, find the failing accounts by halving it.
-
-        Accounts whose part succeeds are emitted and their coverage moves; a failing
-        single account is recorded and the run goes on. When every part keeps failing
-        alike down to quarters, the failure is not about an account: it stops the run.
-        """
+        """Read one planned query, leaving out accounts that already failed in this run."""
         still_failed = [a for a in planned.accounts if a in self._failed_accounts]
-        if still_failed:  # failed earlier in this run: do not spend queries on it again
+        if still_failed:  # do not spend queries on them again
             self.logger.info(
                 "%s: skipping %s, which failed earlier in this run",
                 self.describe(planned),
@@ -270,59 +260,17 @@ class QueryStream(SupermetricsStream):
                 return
             planned = PlannedQuery(planned.window, rest, planned.reason)
             execution = self.new_execution(planned)
-        parts = [(planned, execution)]
-        level = 0
-        while parts:
-            failures: list[tuple[PlannedQuery, QueryFailedError]] = []
-            for part, current in parts:
-                try:
-                    yield from self._read_window(current, part)
-                except QueryFailedError as error:
-                    if error.status != "FAILURE":
-                        raise
-                    self._run.runs.append(current.run)
-                    failures.append((part, error))
-                    continue
-                self.reads.loaded(part.accounts, part.window)
-                self._write_state()
-            parts = self._split(
-                failures, everything_failed=len(failures) == len(parts), level=level
-            )
-            level += 1
+        yield from read_isolating_failures(self, planned, execution)
 
-    def _split(
-        self,
-        failures: list[tuple[PlannedQuery, QueryFailedError]],
-        *,
-        everything_failed: bool,
-        level: int,
-    ) -> list[tuple[PlannedQuery, QueryExecution]]:
-        """The halves of each failed multi-account query, submitted; singles recorded."""
-        codes = {error.info.code for _, error in failures}
-        if failures and everything_failed and level >= _LEVELS_BEFORE_GLOBAL and len(codes) == 1:
-            raise failures[0][1]  # every part fails alike: not about one account
-        parts: list[tuple[PlannedQuery, QueryExecution]] = []
-        for failed, error in failures:
-            accounts = failed.accounts
-            if len(accounts) == 1 or ALL_ACCOUNTS in accounts:
-                self._account_failed(accounts, failed, error)
-                continue
-            self.logger.warning(
-                "%s: the query failed (%s); splitting it to find the failing account(s)",
-                self.describe(failed),
-                error.info,
-            )
-            half = len(accounts) // 2
-            for group in (accounts[:half], accounts[half:]):
-                part = PlannedQuery(failed.window, group, failed.reason)
-                execution = self.new_execution(part)
-                execution.submit()
-                parts.append((part, execution))
-        return parts
+    def window_loaded(self, planned: PlannedQuery) -> None:
+        """Every row of `planned` was emitted: move its accounts' coverage, emit STATE."""
+        self.reads.loaded(planned.accounts, planned.window)
+        self._write_state()
 
-    def _account_failed(
+    def accounts_failed(
         self, accounts: Sequence[str], planned: PlannedQuery, error: QueryFailedError
     ) -> None:
+        """Report accounts that failed alone; their coverage stays where it was."""
         code = error.info.code or "FAILURE"
         what = str(error).partition(": ")[2] or str(error.info)
         window = str(planned.window or "as configured")
@@ -334,7 +282,18 @@ class QueryStream(SupermetricsStream):
         self.reads.failed(accounts, code)
         self._write_state()
 
-    def _read_window(
+    def read_window(
+        self, execution: QueryExecution, planned: PlannedQuery
+    ) -> Iterator[dict[str, Any]]:
+        """Wait for the execution and yield all its records, resubmitting after expiry."""
+        try:
+            yield from self._read_expiring(execution, planned)
+        except QueryFailedError:
+            self._run.runs.append(execution.run)  # query_runs reports failed queries too
+            raise
+        self._run.runs.append(execution.run)
+
+    def _read_expiring(
         self, execution: QueryExecution, planned: PlannedQuery
     ) -> Iterator[dict[str, Any]]:
         limit = int(self.config.get("max_resubmits", 3))
@@ -360,7 +319,6 @@ class QueryStream(SupermetricsStream):
                 execution.resubmit()
             finally:
                 self._reading = None
-        self._run.runs.append(execution.run)
 
     def _emit(self, execution: QueryExecution, answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Yield the window's records: the first page from `answer`, then the others."""
@@ -529,32 +487,3 @@ def _as_list(accounts: list[str] | str | dict[str, str], resolved: Sequence[str]
 def _column_of(meta: dict[str, Any], position: int) -> int:
     column = meta.get("data_column")
     return column if isinstance(column, int) else position
-
-
-class QueryRunsStream(Stream):
-    """One record per executed Supermetrics query, emitted after the query streams."""
-
-    name = "query_runs"
-    primary_keys = ("schedule_id",)
-    schema = StreamSchema(SchemaDirectory(schemas_directory()), key="query_runs")
-
-    def __init__(self, tap: Tap, run: SyncRun) -> None:
-        """Report the runs collected in `run` by the query streams."""
-        super().__init__(tap=tap)
-        self._run = run
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        for run in self._run.runs:
-            yield run.record()
-
-    @override
-    def log_sync_costs(self) -> None:
-        """Fail the run once every stream has synced, if an account failed on the way.
-
-        `Tap.sync_all` (final) calls this for every stream after the last one synced,
-        `query_runs` last: the one public place that runs after all streams, so the
-        other accounts' and streams' rows and STATE are out before the run fails.
-        """
-        super().log_sync_costs()
-        self._run.failures.raise_if_any(self.logger)

@@ -19,7 +19,8 @@ from tap_supermetrics.config import (
 )
 from tap_supermetrics.discovery import FieldDiscovery
 from tap_supermetrics.errors import ConfigError
-from tap_supermetrics.streams import QueryRunsStream, QueryStream
+from tap_supermetrics.query_runs import QueryRunsStream
+from tap_supermetrics.streams import QueryStream
 from tap_supermetrics.sync_run import SyncRun
 from tap_supermetrics.writer import StateFlushingWriter
 

@@ -296,7 +296,7 @@ def test_deselected_properties_and_stream_maps_still_apply(
     config = base_config(
         emulator,
         tmp_path,
-        stream_maps={"ads": {"cost_eur": "Cost * 0.5", "CTR": "__NULL__"}},
+        stream_maps={"ads": {"cost_eur": "float(Cost * 0.5)", "CTR": "__NULL__"}},
     )
     catalog = json.loads(run_tap(tmp_path, config, "--discover").stdout)
     entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "ads")
