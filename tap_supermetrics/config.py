@@ -26,6 +26,8 @@ from tap_supermetrics.identifiers import (
 )
 
 DEFAULT_BASE_URL = "https://api.supermetrics.com/enterprise/v2"
+#: dbt builds `<stream>_current` next to every stream's table.
+CURRENT_SUFFIX = "_current"
 
 _STRING_OR_LIST = th.CustomType(
     {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
@@ -410,6 +412,13 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
             raise ConfigError(msg)
         seen[name.lower()] = name
         definitions.append(_definition(entry, f"{where} ({name})"))
+    for name in seen:
+        if name.endswith(CURRENT_SUFFIX) and name.removesuffix(CURRENT_SUFFIX) in seen:
+            msg = (
+                f"stream name {seen[name]!r} is taken by the current relation of stream "
+                f"{seen[name.removesuffix(CURRENT_SUFFIX)]!r} (README 'Current relations')"
+            )
+            raise ConfigError(msg)
     return definitions
 
 

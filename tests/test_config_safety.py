@@ -88,6 +88,12 @@ def test_stream_names_that_differ_only_in_case_are_refused(tmp_path: Path) -> No
         query_definitions({"queries": [_query(name="Query_Runs")]})
 
 
+def test_a_stream_named_like_another_streams_current_relation_is_refused() -> None:
+    with pytest.raises(ConfigError, match="taken by the current relation of stream 'ads'"):
+        query_definitions({"queries": [_query(name="ads"), _query(name="ads_current")]})
+    assert query_definitions({"queries": [_query(name="ads_current")]})
+
+
 def test_safe_names_and_distinct_columns_are_accepted() -> None:
     fields = ["Date", "CampaignName", "Cost", "CTR", "ga:sessions", "x" * 63]
     definitions = query_definitions(

@@ -1,0 +1,283 @@
+"""End to end: the job `supermetrics-to-postgres` builds the `<stream>_current` views.
+
+Emulator → `meltano run supermetrics-to-postgres` (tap-supermetrics, target-postgres,
+then `dbt-postgres:current`) → PostgreSQL, twice, with a campaign renamed and a row gone
+upstream in between. The raw tables keep both versions; the current views hold, per day
+(and account), the rows of the latest query that read it, so that they match what the
+emulator reports now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+
+from supermetrics_emulator import EmulatorServer
+from tests.conftest import ROOT, expected_rows
+
+# The Pipeline and its fixtures, shared with the other end-to-end tests.
+from tests.test_e2e_postgres import (  # noqa: F401 - fixtures are used by name
+    FIELDS,
+    MELTANO,
+    Pipeline,
+    meltano_plugins,
+    pipeline,
+    postgres,
+)
+
+pytestmark = pytest.mark.e2e
+
+ACCOUNT_FIELDS = ["Date", "profile", "CampaignName", "Device", "Impressions", "Cost"]
+TABLE_FIELDS = ["CampaignName", "Impressions", "Clicks", "Cost"]
+METRICS = {"Impressions", "Clicks", "Cost", "Conversions"}
+ONE, TWO, THREE = "111-111-1111", "222-222-2222", "333-333-3333"
+RENAMED = {"ds_id": "AW", "field": "CampaignName", "from": "Brand #0", "to": "Brand Zero"}
+GONE = {"Date": "2024-01-18", "CampaignName": "Generic #2", "Device": "Mobile"}
+
+
+def queries(accounts: list[str]) -> list[dict[str, Any]]:
+    """Three streams: days only; days and accounts; full table (no date field)."""
+    return [
+        {"name": "ads", "ds_id": "AW", "ds_accounts": [ONE], "fields": FIELDS},
+        {
+            "name": "ads_by_account",
+            "ds_id": "AW",
+            "ds_accounts": accounts,
+            "fields": ACCOUNT_FIELDS,
+        },
+        {"name": "campaigns", "ds_id": "AW", "ds_accounts": [ONE], "fields": TABLE_FIELDS},
+    ]
+
+
+@pytest.fixture(scope="session")
+def dbt_plugin(meltano_plugins: None) -> None:  # noqa: F811 - the imported fixture
+    subprocess.run(
+        [str(MELTANO), "install", "dbt-postgres"], check=True, cwd=ROOT, capture_output=True
+    )
+
+
+def run_job(pipeline: Pipeline, **settings: Any) -> subprocess.CompletedProcess[str]:  # noqa: F811
+    """Run the declared job (what the daily schedule runs)."""
+    return subprocess.run(
+        [str(MELTANO), "run", "supermetrics-to-postgres"],
+        cwd=ROOT,
+        env=pipeline.env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def select(pipeline: Pipeline, table: str, fields: list[str]) -> list[tuple[Any, ...]]:  # noqa: F811
+    """The table's (or view's) `fields`, normalised as `emulator_rows` returns them."""
+    columns = ", ".join(f'"{name}"' for name in fields)
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        found = connection.execute(
+            f'select {columns} from "{pipeline.schema}"."{table}"'  # noqa: S608
+        ).fetchall()
+    return sorted(tuple(normal(value) for value in row) for row in found)
+
+
+def normal(value: object) -> object:
+    """PostgreSQL's and the emulator's values in one form: ISO dates, exact decimals."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
+
+
+def emulator_rows(
+    emulator: EmulatorServer, fields: list[str], accounts: list[str], days: list[str]
+) -> list[tuple[Any, ...]]:
+    """What the emulator reports now for these (consecutive) days, normalised."""
+    rows = expected_rows(emulator, "AW", fields, days[0], days[-1], accounts)
+    return sorted(tuple(normal(row[name]) for name in fields) for row in rows)
+
+
+def days(first: str, last: str) -> list[str]:
+    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    return [(start + dt.timedelta(n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def read_by_second_run(pipeline: Pipeline, first_run: set[str]) -> dict[str, set[tuple[str, ...]]]:  # noqa: F811
+    """Per stream, the (day, account) pairs the second run's queries read (from query_runs)."""
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        runs = connection.execute(
+            "select stream, schedule_id, start_date, end_date, accounts, account_field "  # noqa: S608
+            f'from "{pipeline.schema}".query_runs'
+        ).fetchall()
+    read: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+    for stream, schedule_id, start, end, accounts, account_field in runs:
+        if schedule_id in first_run:
+            continue
+        for day in days(start.isoformat(), end.isoformat()):
+            for account in accounts if account_field else [None]:
+                read[stream].add((day, account) if account else (day,))
+    return read
+
+
+def schedule_ids(pipeline: Pipeline) -> set[str]:  # noqa: F811
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        found = connection.execute(f'select schedule_id from "{pipeline.schema}".query_runs')  # noqa: S608
+        return {row[0] for row in found.fetchall()}
+
+
+def sums_per_day(rows: list[tuple[Any, ...]], fields: list[str]) -> dict[str, dict[str, Decimal]]:
+    """Per day, the sum of every metric (NULL counts as nothing, as SQL's sum does)."""
+    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        record = dict(zip(fields, row, strict=True))
+        for name in METRICS & set(fields):
+            if record[name] is not None:
+                sums[record["Date"]][name] += Decimal(record[name])
+    return {day: dict(values) for day, values in sums.items()}
+
+
+def test_current_views_follow_renames_and_vanished_rows(
+    pipeline: Pipeline,  # noqa: F811
+    dbt_plugin: None,
+) -> None:
+    emulator = pipeline.emulator
+    first = run_job(pipeline, queries=queries([ONE, TWO]))
+
+    assert first.returncode == 0, first.stderr[-3000:]
+    all_days = days("2024-01-01", "2024-01-20")
+    before = {
+        "ads": emulator_rows(emulator, FIELDS, [ONE], all_days),
+        "ads_by_account": emulator_rows(emulator, ACCOUNT_FIELDS, [ONE, TWO], all_days),
+    }
+    assert select(pipeline, "ads", FIELDS) == before["ads"]
+    assert select(pipeline, "ads_current", FIELDS) == before["ads"]
+    assert select(pipeline, "ads_by_account_current", ACCOUNT_FIELDS) == before["ads_by_account"]
+    # Rows loaded before the lineage column existed carry NULL: they stay current until a
+    # newer query reads their day.
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        connection.execute(f'update "{pipeline.schema}".ads set _sm_extracted_at = null')  # noqa: S608
+    first_run = schedule_ids(pipeline)
+
+    emulator.configure(renames=[RENAMED], dropped_rows=[{"ds_id": "AW", "match": GONE}])
+    # The second run also adds an account: it reads that one from start_date, the others
+    # only for the lookback days, so only a partition by account keeps the others' rows.
+    second = run_job(pipeline, queries=queries([ONE, TWO, THREE]))
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    read = read_by_second_run(pipeline, first_run)
+    assert read["ads"] == {(day,) for day in days("2024-01-17", "2024-01-20")}  # lookback 3
+    assert {day for day, account in read["ads_by_account"] if account == THREE} == set(all_days)
+
+    # Raw: both versions of the re-read days, and the vanished row.
+    raw = select(pipeline, "ads", FIELDS)
+    assert {("2024-01-18", "Brand #0"), ("2024-01-18", "Brand Zero")} <= {row[:2] for row in raw}
+    assert (GONE["Date"], GONE["CampaignName"], GONE["Device"]) in {row[:3] for row in raw}
+
+    # Current: the emulator's rows now for the days the second run read, the first run's
+    # rows for the others; per-day sums equal the emulator's for every day.
+    expected = [
+        row for row in emulator_rows(emulator, FIELDS, [ONE], all_days) if (row[0],) in read["ads"]
+    ] + [row for row in before["ads"] if (row[0],) not in read["ads"]]
+    current = select(pipeline, "ads_current", FIELDS)
+    assert current == sorted(expected)
+    assert (GONE["Date"], GONE["CampaignName"], GONE["Device"]) not in {row[:3] for row in current}
+    assert sums_per_day(current, FIELDS) == sums_per_day(
+        emulator_rows(emulator, FIELDS, [ONE], all_days), FIELDS
+    )
+    assert sums_per_day(raw, FIELDS) != sums_per_day(current, FIELDS)  # raw counts twice
+
+    now = emulator_rows(emulator, ACCOUNT_FIELDS, [ONE, TWO, THREE], all_days)
+    by_account = select(pipeline, "ads_by_account_current", ACCOUNT_FIELDS)
+    expected = [row for row in now if row[:2] in read["ads_by_account"]] + [
+        row for row in before["ads_by_account"] if row[:2] not in read["ads_by_account"]
+    ]
+    assert by_account == sorted(expected)
+    assert sums_per_day(by_account, ACCOUNT_FIELDS) == sums_per_day(now, ACCOUNT_FIELDS)
+
+    # Full table (no date field): the current view is the latest query's rows.
+    campaigns = expected_rows(emulator, "AW", TABLE_FIELDS, "2024-01-01", "2024-01-20", [ONE])
+    expected_campaigns = sorted(tuple(normal(r[name]) for name in TABLE_FIELDS) for r in campaigns)
+    assert select(pipeline, "campaigns_current", TABLE_FIELDS) == expected_campaigns
+    assert len(select(pipeline, "campaigns", TABLE_FIELDS)) > len(expected_campaigns)
+
+    # Same columns as the raw tables; no view for query_runs.
+    columns_of = table_columns(pipeline)
+    for stream in ("ads", "ads_by_account", "campaigns"):
+        assert columns_of[f"{stream}_current"] == columns_of[stream]
+    assert "query_runs_current" not in columns_of
+
+    views_follow_new_columns(pipeline, by_account)
+
+
+def views_follow_new_columns(pipeline: Pipeline, by_account: list[tuple[Any, ...]]) -> None:  # noqa: F811
+    """Run 3, after runs 1 and 2 of the test above: the views follow the tables' columns."""
+    # A field added to a stream: its view gains the column in place, so views built on
+    # current views survive. A view whose columns no longer lead the table's (here made
+    # by hand) is dropped and created again.
+    schema = pipeline.schema
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        connection.execute(
+            f'create view "{schema}".campaign_report as '  # noqa: S608
+            f'select "CampaignName", "Cost" from "{schema}".campaigns_current'
+        )
+        connection.execute(f'drop view "{schema}".ads_by_account_current')
+        connection.execute(
+            f'create view "{schema}".ads_by_account_current as '  # noqa: S608
+            f'select "Cost", "Date" from "{schema}".ads_by_account'
+        )
+    more = queries([ONE, TWO, THREE])
+    more[2]["fields"] = [*TABLE_FIELDS, "Conversions"]
+    third = run_job(pipeline, queries=more)
+
+    assert third.returncode == 0, third.stderr[-3000:]
+    columns_of = table_columns(pipeline)
+    assert "campaign_report" in columns_of
+    assert columns_of["campaigns"].endswith(",Conversions")
+    for stream in ("ads", "ads_by_account", "campaigns"):
+        assert columns_of[f"{stream}_current"] == columns_of[stream]
+    assert select(pipeline, "ads_by_account_current", ACCOUNT_FIELDS) == by_account
+
+
+def table_columns(pipeline: Pipeline) -> dict[str, str]:  # noqa: F811
+    """Per table or view of the pipeline's schema, its column names in order."""
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        columns = connection.execute(
+            "select table_name, string_agg(column_name, ',' order by ordinal_position) "
+            "from information_schema.columns where table_schema = %s group by table_name",
+            [pipeline.schema],
+        ).fetchall()
+    return dict(columns)
+
+
+def test_dbt_connects_where_target_postgres_loads() -> None:
+    """dbt-postgres' settings default to target-postgres' variables and defaults."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    plugins = project["plugins"]
+    target = next(p for p in plugins["loaders"] if p["name"] == "target-postgres")
+    dbt = next(p for p in plugins["utilities"] if p["name"] == "dbt-postgres")
+    dbt_values = {setting["name"]: setting.get("value") for setting in dbt["settings"]}
+    target_setting = {
+        "host": "host",
+        "port": "port",
+        "user": "user",
+        "password": "password",
+        "dbname": "database",
+        "schema": "default_target_schema",
+    }
+    profile = (ROOT / "transform" / "profiles.yml").read_text()
+    for ours, theirs in target_setting.items():
+        assert dbt_values[ours] == f"$TARGET_POSTGRES_{theirs.upper()}"
+        default = target["config"].get(theirs)
+        found = re.search(
+            rf"env_var\('DBT_POSTGRES_{ours.upper()}', ''\)(?: or '([^']*)')?", profile
+        )
+        assert found, ours
+        assert found.group(1) == (None if default is None else str(default)), ours
+    assert "tap-supermetrics target-postgres dbt-postgres:current" in project["jobs"][0]["tasks"]
