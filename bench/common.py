@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +52,12 @@ class EmulatorProcess:
         return f"{self.root_url}/enterprise/v2"
 
     def configure(self, **settings: object) -> None:
-        requests.post(f"{self.root_url}/_emulator/settings", json=settings, timeout=10)
+        response = requests.post(f"{self.root_url}/_emulator/settings", json=settings, timeout=10)
+        response.raise_for_status()  # an unknown setting must not pass unnoticed
 
-    def stats(self) -> dict:
-        return requests.get(f"{self.root_url}/_emulator/stats", timeout=30).json()
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = requests.get(f"{self.root_url}/_emulator/stats", timeout=30).json()
+        return stats
 
 
 @contextmanager
@@ -81,7 +87,7 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def call(base_url: str, endpoint: str, params: dict) -> dict:
+def call(base_url: str, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
     response = requests.get(
         f"{base_url}/query/{endpoint}",
         params={"json": json.dumps(params)},
@@ -89,10 +95,11 @@ def call(base_url: str, endpoint: str, params: dict) -> dict:
         timeout=300,
     )
     response.raise_for_status()
-    return response.json()
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
-def run_query(base_url: str, params: dict) -> str:
+def run_query(base_url: str, params: dict[str, Any]) -> str:
     """Submit and wait for SUCCESS; return the schedule id."""
     schedule_id = call(base_url, "data/json", params)["meta"]["schedule_id"]
     while (
@@ -103,3 +110,68 @@ def run_query(base_url: str, params: dict) -> str:
     ):
         time.sleep(0.05)
     return str(schedule_id)
+
+
+class _Head(msgspec.Struct):
+    """A Singer message's type and stream; the rest is skipped, not decoded."""
+
+    type: str
+    stream: str | None = None
+
+
+class _Message(msgspec.Struct):
+    type: str
+    stream: str | None = None
+    record: dict[str, Any] | None = None
+
+
+_HEAD = msgspec.json.Decoder(_Head)
+_MESSAGE = msgspec.json.Decoder(_Message)
+
+
+def message_counts(path: Path) -> Counter[str]:
+    """Messages in a file of Singer output, by `TYPE` or `TYPE stream` (RECORD, SCHEMA)."""
+    counts: Counter[str] = Counter()
+    with path.open("rb") as lines:
+        for line in lines:
+            head = _HEAD.decode(line)
+            counts[f"{head.type} {head.stream}" if head.stream else head.type] += 1
+    return counts
+
+
+def singer_records(path: Path, stream: str) -> Iterator[dict[str, Any]]:
+    """The records of `stream` in a file of Singer output, in order."""
+    with path.open("rb") as lines:
+        for line in lines:
+            message = _MESSAGE.decode(line)
+            if message.type == "RECORD" and message.stream == stream:
+                assert message.record is not None
+                yield message.record
+
+
+def json_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """One JSON object per line (the official client's output)."""
+    decode = msgspec.json.Decoder(dict[str, Any]).decode
+    with path.open("rb") as lines:
+        for line in lines:
+            yield decode(line)
+
+
+def compare_records(
+    left: Iterable[dict[str, Any]],
+    right: Iterable[dict[str, Any]],
+    fields: list[str] | None = None,
+) -> str | None:
+    """None if both sequences hold the same records (on `fields`, if given), else why not."""
+    missing: dict[str, Any] = {"<missing>": True}
+    pairs = itertools.zip_longest(left, right, fillvalue=missing)
+    for index, (one, other) in enumerate(pairs):
+        if fields is None or missing in (one, other):
+            same = one == other
+            shown = (one, other)
+        else:
+            shown = ({f: one.get(f) for f in fields}, {f: other.get(f) for f in fields})
+            same = shown[0] == shown[1]
+        if not same:
+            return f"record {index} differs: {shown[0]} != {shown[1]}"
+    return None

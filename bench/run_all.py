@@ -1,182 +1,479 @@
-"""All performance figures, measured side by side in one run, printed as one table.
+"""All performance figures, measured side by side in one run, written to bench/RESULTS.md.
 
-Run: bench/run   (about 3 minutes on 2 cores)
+Run: bench/run            (about 12 minutes on 2 cores; writes bench/RESULTS.md and the
+                           table in README "## Performance")
+     bench/run --quick    (small sizes and short queries, for development; prints only)
 
-Every figure talks HTTP to the project's emulator, started in its own process.
+Every program's output goes to a file and is counted afterwards, records per stream:
+rates use the counted records, the tap's count must equal what the API promised
+(`total_rows` in its `query_runs` record) and every baseline's records must equal the
+tap's, record for record. A failed check marks its figure FAIL and the run exits 1.
+Timed figures run their programs interleaved several times and keep the best wall time
+of each (the machine is shared); RESULTS.md lists every time and the CPU seconds.
+A baseline column holds only measurements; a value computed from a formula is a
+target, and the target column says which formula.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import itertools
 import json
 import math
 import os
 import platform
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bench.common import API_KEY, MILLION_ROW_QUERY, ROOT, EmulatorProcess, emulator_process
-from bench.floor_tap import build_records
+from bench import emulator_memory
+from bench.common import (
+    API_KEY,
+    MILLION_ROW_QUERY,
+    ROOT,
+    EmulatorProcess,
+    compare_records,
+    emulator_process,
+    json_lines,
+    message_counts,
+    singer_records,
+)
+from tap_supermetrics.lifecycle import GROWTH, PollTiming
 
 PYTHON = sys.executable
-CACHE = tempfile.mkdtemp(prefix="bench-schema-cache-")
-HUNDRED_K_END = "2020-04-09"  # 100 days x 1,000 keywords
-MILLION_END = MILLION_ROW_QUERY["end_date"]
+STREAM = "keywords"
+ONE_WINDOW = 100_000  # window_days larger than any benchmark range: the range is one query
+RESULTS = ROOT / "bench" / "RESULTS.md"
+README = ROOT / "README.md"
+TABLE_START = "<!-- bench/RESULTS.md table: start -->"
+TABLE_END = "<!-- bench/RESULTS.md table: end -->"
+FIELDS = list(MILLION_ROW_QUERY["fields"])
+SMALL_QUERY = {
+    "ds_id": "AW",
+    "ds_accounts": ["111-111-1111"],
+    "fields": ["Date", "Device", "Clicks"],
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big the runs are: 1,000 keywords a day, so days x 1,000 rows."""
+
+    big_end: str
+    small_end: str
+    waits: tuple[float, ...]
+    tradeoff_wait: float
+    repeats: int = 3  # timed figures: runs interleaved, the best taken (the machine is shared)
+    default_repeats: int = 2  # the default SDK tap is slow
+
+    def rows_label(self, end: str) -> str:
+        days = (
+            dt.date.fromisoformat(end) - dt.date.fromisoformat(str(MILLION_ROW_QUERY["start_date"]))
+        ).days + 1
+        return f"{days * 1000:,}".replace(",000,000", "M").replace(",000", "k")
+
+
+FULL = Sizes("2022-09-26", "2020-04-09", (4.0, 30.0), 30.0)  # 1,000,000 and 100,000 rows
+QUICK = Sizes(
+    "2020-04-09", "2020-01-10", (2.0, 4.0), 4.0, repeats=1, default_repeats=1
+)  # 100,000 and 10,000 rows
 
 
 @dataclass
-class Measured:
+class Row:
+    """One line of the table: the tap's value, a measured baseline or none, and the target.
+
+    With a baseline the ratio tap / baseline is held against the bound, without one the
+    tap's value is. `why` says where a bound comes from when it is a formula.
+    """
+
+    figure: str
+    tap: float
+    baseline: float | None
+    sense: str  # "<=", ">=", or "" for information only
+    bound: float = math.nan
+    why: str = ""
+    output_ok: bool = True
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.baseline is None else self.tap / self.baseline
+
+    @property
+    def ok(self) -> bool | None:
+        if not self.sense:
+            return None
+        value = self.tap if self.ratio is None else self.ratio
+        meets = value <= self.bound if self.sense == "<=" else value >= self.bound
+        return meets and self.output_ok
+
+    @property
+    def target(self) -> str:
+        if not self.sense:
+            return "—"
+        bound = f"{self.bound:.2f}".rstrip("0").rstrip(".")
+        return f"{self.sense} {bound}" + (f" ({self.why})" if self.why else "")
+
+
+@dataclass
+class Program:
+    """One measured run of a program: time, peak memory, and its output file."""
+
+    name: str
     seconds: float
+    cpu_seconds: float
     peak_mb: float
-    stdout_lines: int = 0
-    stderr: str = ""
+    output: Path
+    stderr: str
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def records(self, stream: str = STREAM) -> int:
+        return self.counts[f"RECORD {stream}"]
+
+    def query_runs(self) -> list[dict[str, Any]]:
+        return list(singer_records(self.output, "query_runs"))
+
+    def promised(self, stream: str = STREAM) -> int:
+        """Rows the API said the stream's queries hold (`total_rows`, from `query_runs`)."""
+        return sum(int(r["total_rows"] or 0) for r in self.query_runs() if r["stream"] == stream)
+
+    def stderr_value(self, name: str) -> str:
+        found = re.search(rf"^{name}=(\S+)$", self.stderr, re.MULTILINE)
+        if found is None:
+            msg = f"{self.name}: no {name}= on stderr"
+            raise RuntimeError(msg)
+        return found.group(1)
+
+    def describe_counts(self) -> str:
+        parts = [f"{key} {value:,}" for key, value in sorted(self.counts.items())]
+        return f"{self.name}: " + ", ".join(parts)
 
 
-def measure(command: list[str]) -> Measured:
-    """Run a command, count its stdout lines, and take its wall time and peak RSS."""
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
-        assert process.stdout is not None
-        lines = 0
-        while chunk := process.stdout.read(1 << 20):
-            lines += chunk.count(b"\n")
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.perf_counter() - started
-        err.seek(0)
-        stderr = err.read().decode(errors="replace")
-    if process.returncode != 0:
-        msg = f"{command[:3]} failed:\n{stderr[-3000:]}"
-        raise RuntimeError(msg)
-    return Measured(seconds, usage.ru_maxrss / 1024, lines, stderr)
+class Bench:
+    """Runs programs, keeps their outputs in a scratch directory, and checks them."""
+
+    def __init__(self, emulator: EmulatorProcess, sizes: Sizes, work: Path) -> None:
+        self.emulator = emulator
+        self.sizes = sizes
+        self.work = work
+        self.cache = work / "schema-cache"
+        self.failures: list[str] = []
+        self.notes: list[str] = []
+        self._configs = itertools.count()
+
+    # Running -------------------------------------------------------------------
+
+    def run(self, name: str, command: list[str]) -> Program:
+        """Run a command with stdout to a file; take wall time, peak RSS and counts."""
+        output = self.work / f"{name}.out"
+        started = time.perf_counter()
+        with output.open("wb") as out, tempfile.TemporaryFile() as err:
+            process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - started
+            err.seek(0)
+            stderr = err.read().decode(errors="replace")
+        if os.waitstatus_to_exitcode(status) != 0:
+            msg = f"{name} ({shlex.join(command[:4])} ...) failed:\n{stderr[-3000:]}"
+            raise RuntimeError(msg)
+        cpu = usage.ru_utime + usage.ru_stime
+        program = Program(name, seconds, cpu, usage.ru_maxrss / 1024, output, stderr)
+        if name.startswith("official"):
+            program.counts["RECORD keywords"] = sum(1 for _ in output.open("rb"))
+        else:
+            program.counts = message_counts(output)
+        return program
+
+    def tap_config(self, end_date: str, **settings: object) -> Path:
+        query = {k: v for k, v in MILLION_ROW_QUERY.items() if k not in {"start_date", "end_date"}}
+        config = {
+            "api_key": API_KEY,
+            "base_url": self.emulator.base_url,
+            "start_date": MILLION_ROW_QUERY["start_date"],
+            "end_date": end_date,
+            "schema_cache_dir": str(self.cache),
+            "queries": [{"name": STREAM, **query}],
+            **settings,
+        }
+        path = self.work / f"config-{next(self._configs)}.json"
+        path.write_text(json.dumps(config))
+        subprocess.run(  # fill the schema cache, as a scheduled run would find it
+            [PYTHON, "-m", "tap_supermetrics", "--config", str(path), "--discover"],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
+        return path
+
+    def tap(self, name: str, config: Path, module: str = "tap_supermetrics") -> Program:
+        """Run the tap and check its record count against what the API promised."""
+        program = self.run(name, [PYTHON, "-m", module, "--config", str(config)])
+        for stream in {r["stream"] for r in program.query_runs()}:
+            self.check(
+                program.records(stream) == program.promised(stream),
+                f"{name}: {program.records(stream):,} records of {stream!r}, "
+                f"the API promised {program.promised(stream):,}",
+            )
+        self.notes.append(program.describe_counts())
+        return program
+
+    def check(self, ok: bool, what: str) -> bool:  # noqa: FBT001 - reads as a sentence
+        if not ok:
+            self.failures.append(what)
+            print(f"CHECK FAILED: {what}", file=sys.stderr)
+        return ok
+
+    def same_output(self, name: str, difference: str | None) -> bool:
+        return self.check(difference is None, f"{name}: {difference}")
 
 
-def tap_config(emulator: EmulatorProcess, end_date: str, **settings: object) -> Path:
-    query = {
-        key: value
-        for key, value in MILLION_ROW_QUERY.items()
-        if key not in {"start_date", "end_date"}
-    }
-    config = {
-        "api_key": API_KEY,
-        "base_url": emulator.base_url,
-        "start_date": MILLION_ROW_QUERY["start_date"],
-        "end_date": end_date,
-        "schema_cache_dir": CACHE,
-        "queries": [{"name": "keywords", **query}],
-        **settings,
-    }
-    path = Path(tempfile.mkstemp(suffix=".json")[1])
-    path.write_text(json.dumps(config))
-    return path
+# Figure 1: throughput ---------------------------------------------------------------
 
 
-def discover(config: Path) -> None:
-    """Fill the schema cache, as a scheduled run would find it."""
-    subprocess.run(
-        [PYTHON, "-m", "tap_supermetrics", "--config", str(config), "--discover"],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
+def throughput(bench: Bench, config: Path, runs: dict[str, Program]) -> list[Row]:
+    """Tap, floor and row_memory preview interleaved, `repeats` times; the best of each."""
+    big = bench.sizes.rows_label(bench.sizes.big_end)
+    taps, floors, previews, floor_ok = [], [], [], True
+    for round_ in range(bench.sizes.repeats):
+        taps.append(bench.tap(f"tap-big-one-window-{round_}", config))
+        source = taps[0]
+        floor = bench.run(
+            f"floor-{round_}", [PYTHON, "-m", "bench.floor_tap", str(source.output), STREAM]
+        )
+        floor_ok &= bench.check(floor.records() == source.records(), floor.describe_counts())
+        floor_ok &= bench.same_output(
+            f"floor-{round_} vs tap",
+            compare_records(singer_records(floor.output, STREAM), _tap_records(source)),
+        )
+        floor.output.unlink()
+        floors.append(floor)
+        preview = bench.tap(
+            f"tap-row-memory-big-one-window-{round_}", config, "bench.tap_row_memory"
+        )
+        bench.same_output(
+            f"row_memory preview {round_} vs tap",
+            compare_records(_tap_records(preview), _tap_records(source), FIELDS),
+        )
+        preview.output.unlink()  # counted and compared: only its time and memory are kept
+        previews.append(preview)
+        if round_:
+            same = compare_records(_tap_records(taps[round_]), _tap_records(source), FIELDS)
+            bench.same_output(f"tap run {round_} vs run 0", same)
+            taps[round_].output.unlink()
+    tap = runs["tap-big-one-window"] = min(taps, key=lambda p: p.seconds)
+    preview = runs["tap-row-memory-big-one-window"] = min(previews, key=lambda p: p.seconds)
+    rows = tap.records()
 
+    def emission(floor: Program) -> float:
+        return floor.seconds - float(floor.stderr_value("precompute_seconds"))
 
-def run_tap(config: Path) -> Measured:
-    return measure([PYTHON, "-m", "tap_supermetrics", "--config", str(config)])
+    floor = min(floors, key=emission)
+    floor_cpu = floor.cpu_seconds - float(floor.stderr_value("precompute_cpu_seconds"))
+    bench.notes += [
+        (
+            f"1 best of {bench.sizes.repeats}, tap / floor / preview interleaved; "
+            f"wall seconds: tap {_seconds(taps)}, floor (emission) "
+            f"{', '.join(f'{emission(f):.2f}' for f in floors)}, "
+            f"row_memory preview {_seconds(previews)}"
+        ),
+        (
+            f"1 CPU seconds of the best runs: tap {tap.cpu_seconds:.2f}, floor emission "
+            f"{floor_cpu:.2f} (CPU ratio floor / tap {floor_cpu / tap.cpu_seconds:.2f}), preview "
+            f"{preview.cpu_seconds:.2f}; the emulator serves the tap from another process"
+        ),
+        (
+            f"floor: loaded {int(floor.stderr_value('records_loaded')):,} records first "
+            f"(left out); writer {floor.stderr_value('writer')}; per-record hooks taken from "
+            f"QueryStream: {floor.stderr_value('tricks')}"
+        ),
+        floor.describe_counts(),
+    ]
 
-
-def throughput(emulator: EmulatorProcess) -> list[tuple]:
-    config = tap_config(emulator, MILLION_END, window_days=1000)
-    discover(config)
-    tap = run_tap(config)
-    records = 1_000_000
-    floor = measure([PYTHON, "-m", "bench.floor_tap", MILLION_END])
-    precompute = float(re.search(r"precompute_seconds=([\d.]+)", floor.stderr).group(1))
-    _, schema = build_records("2020-01-01")
+    source = taps[0]  # the run whose output is kept
+    schema = _schema_without_lineage(source)
     default_config = {
         "api_key": API_KEY,
-        "base_url": emulator.base_url,
+        "base_url": bench.emulator.base_url,
         "page_size": 25_000,
         "schema": schema,
-        "query": {**MILLION_ROW_QUERY, "sync_timeout": 0},
+        "query": {**MILLION_ROW_QUERY, "end_date": bench.sizes.big_end, "sync_timeout": 0},
     }
-    default = measure([PYTHON, "-m", "bench.default_tap", json.dumps(default_config)])
-    tap_rate = records / tap.seconds
-    floor_rate = records / (floor.seconds - precompute)
-    default_rate = records / default.seconds
-    assert tap.stdout_lines >= records
-    assert default.stdout_lines >= records
+    defaults, default_ok = [], True
+    for round_ in range(bench.sizes.default_repeats):
+        default = bench.run(
+            f"default-sdk-tap-{round_}",
+            [PYTHON, "-m", "bench.default_tap", json.dumps(default_config)],
+        )
+        default_ok &= bench.check(default.records() == rows, default.describe_counts())
+        default_ok &= bench.same_output(
+            "default tap vs tap",
+            compare_records(singer_records(default.output, STREAM), _tap_records(source), FIELDS),
+        )
+        default.output.unlink()
+        defaults.append(default)
+    default = min(defaults, key=lambda p: p.seconds)
+    bench.notes += [
+        f"1b default SDK tap, best of {bench.sizes.default_repeats}: {_seconds(defaults)} s",
+        default.describe_counts(),
+    ]
     return [
-        ("1a throughput vs SDK floor (rec/s)", tap_rate, floor_rate, tap_rate / floor_rate, 0.8),
-        (
-            "1b throughput vs default SDK tap (rec/s)",
-            tap_rate,
-            default_rate,
-            tap_rate / default_rate,
+        Row(
+            f"1a throughput vs SDK floor, {big} rows (rec/s)",
+            rows / tap.seconds,
+            floor.records() / emission(floor),
+            ">=",
+            0.8,
+            output_ok=floor_ok,
+        ),
+        Row(
+            f"1b throughput vs default SDK tap, {big} rows (rec/s)",
+            rows / tap.seconds,
+            default.records() / default.seconds,
+            ">=",
             2.0,
+            output_ok=default_ok,
+        ),
+        Row(
+            f"1c throughput, row_memory preview vs tap as is, {big} rows (rec/s)",
+            preview.records() / preview.seconds,
+            rows / tap.seconds,
+            "",
         ),
     ]
 
 
-def memory(emulator: EmulatorProcess) -> list[tuple]:
-    small = run_tap(tap_config(emulator, HUNDRED_K_END))
-    large = run_tap(tap_config(emulator, MILLION_END))
-    ratio = large.peak_mb / small.peak_mb
-    return [("2  peak RSS 1M rows vs 100k rows (MB)", large.peak_mb, small.peak_mb, ratio, 1.2)]
+def _seconds(programs: list[Program]) -> str:
+    return ", ".join(f"{p.seconds:.2f}" for p in programs)
 
 
-def many_queries(
-    emulator: EmulatorProcess, count: int = 6, run_seconds: float = 3.0
-) -> list[tuple]:
-    queries = [
-        {
-            "name": f"q{n}",
-            "ds_id": "AW",
-            "ds_accounts": ["111-111-1111"],
-            "fields": ["Date", "Device", "Clicks"],
-        }
-        for n in range(count)
-    ]
-    config = tap_config(emulator, "2024-01-07", start_date="2024-01-01", queries=queries)
-    discover(config)
-    emulator.configure(run_seconds=0.01, max_running=count)
-    paging = run_tap(config).seconds
-    emulator.configure(run_seconds=run_seconds)
-    slow = run_tap(config).seconds
-    emulator.configure(run_seconds=0.1)
-    waited = (slow - paging) / run_seconds
+def _tap_records(tap: Program) -> Iterator[dict[str, Any]]:
+    return singer_records(tap.output, STREAM)
+
+
+def _schema_without_lineage(tap: Program) -> dict[str, Any]:
+    with tap.output.open("rb") as lines:
+        for line in lines:
+            message = json.loads(line)
+            if message["type"] == "SCHEMA" and message["stream"] == STREAM:
+                schema: dict[str, Any] = message["schema"]
+                fields = set(MILLION_ROW_QUERY["fields"])
+                properties = {k: v for k, v in schema["properties"].items() if k in fields}
+                return {**schema, "properties": properties}
+    msg = "the tap wrote no SCHEMA"
+    raise RuntimeError(msg)
+
+
+# Figure 2: memory ---------------------------------------------------------------------
+
+
+def memory(bench: Bench, runs: dict[str, Program]) -> list[Row]:
+    sizes = bench.sizes
+    big, small = sizes.rows_label(sizes.big_end), sizes.rows_label(sizes.small_end)
+    default_small = bench.tap("tap-small-default-windows", bench.tap_config(sizes.small_end))
+    default_big = bench.tap("tap-big-default-windows", bench.tap_config(sizes.big_end))
+    one_small, one_big = runs["tap-small-one-window"], runs["tap-big-one-window"]
+    preview_small = runs["tap-row-memory-small-one-window"]
+    preview_big = runs["tap-row-memory-big-one-window"]
+    module = {}
+    for label, program in (("small", one_small), ("big", one_big)):
+        command = [PYTHON, "-m", "bench.row_memory", str(program.records())]
+        module[label] = json.loads(subprocess.check_output(command, cwd=ROOT))
+    traced = json.loads(subprocess.check_output([*command, "--traced"], cwd=ROOT))
+    bench.notes.append(
+        f"row_memory alone, {one_big.records():,} rows, keys + rows sets: "
+        f"{module['big']['bytes_per_row_nbytes']:.2f} bytes/row held (nbytes), "
+        f"{traced['bytes_per_row_traced']:.2f} bytes/row (tracemalloc); digests "
+        f"{module['big']['digest_ns_per_row']:.0f} ns/row, both sets "
+        f"{module['big']['sets_ns_per_row']:.0f} ns/row; peak RSS "
+        f"{module['small']['peak_rss_mb']:.1f} MB at {small} rows, "
+        f"{module['big']['peak_rss_mb']:.1f} MB at {big}"
+    )
+
+    def rss(name: str, large: Program, little: Program) -> Row:
+        return Row(name, large.peak_mb, little.peak_mb, "<=", 1.2)
+
     return [
-        (
+        rss(f"2a peak RSS {big} vs {small} rows, 30-day windows (MB)", default_big, default_small),
+        rss(f"2b peak RSS one window of {big} vs of {small} (MB)", one_big, one_small),
+        rss(
+            f"2c peak RSS one window of {big} vs {small}, row_memory preview (MB)",
+            preview_big,
+            preview_small,
+        ),
+        Row(
+            f"2d row_memory alone, keys + rows sets of {big} rows (bytes/row)",
+            module["big"]["bytes_per_row_nbytes"],
+            None,
+            "<=",
+            18.0,
+            "2 sets x 9",
+        ),
+    ]
+
+
+# Figure 3: many queries ---------------------------------------------------------------
+
+
+def many_queries(bench: Bench, count: int = 6, run_seconds: float = 3.0) -> list[Row]:
+    queries = [{"name": f"q{n}", **SMALL_QUERY} for n in range(count)]
+    config = bench.tap_config("2024-01-07", start_date="2024-01-01", queries=queries)
+    bench.emulator.configure(run_seconds=0.01, max_running=count)
+    paging = bench.tap("tap-6-queries-instant", config)
+    bench.emulator.configure(run_seconds=run_seconds)
+    slow = bench.tap("tap-6-queries-slow", config)
+    bench.emulator.configure(run_seconds=0.1)
+    ok = all(slow.records(f"q{n}") == slow.promised(f"q{n}") > 0 for n in range(count))
+    waited = (slow.seconds - paging.seconds) / run_seconds
+    return [
+        Row(
             f"3  {count} queries, T={run_seconds:g}s: (wall - paging) / T",
             waited,
-            float(count),
-            waited,
+            None,
+            "<=",
             1.3,
+            output_ok=ok,
         )
     ]
 
 
-def first_record_latency(emulator: EmulatorProcess, run_seconds: float) -> list[tuple]:
-    config = tap_config(
-        emulator,
+# Figure 4: latency and requests per query ------------------------------------------------
+
+
+def poll_model(wait: float, timing: PollTiming) -> tuple[int, float]:
+    """Status polls until SUCCESS and the wait after it, by lifecycle.py's schedule.
+
+    Without held lookups the tap sleeps `poll_interval`, then 1.5 times longer each time,
+    up to `max_poll_interval`; SUCCESS is seen at the first poll at or after `wait`.
+    """
+    elapsed, interval, polls = 0.0, timing.first_interval, 0
+    while elapsed < wait:
+        elapsed += interval
+        interval = min(interval * GROWTH, timing.max_interval)
+        polls += 1
+    return polls, elapsed - wait
+
+
+def first_record_latency(
+    bench: Bench, run_seconds: float, *, held: bool, **settings: object
+) -> list[Row]:
+    config = bench.tap_config(
         "2024-01-07",
         start_date="2024-01-01",
-        queries=[
-            {
-                "name": "latency",
-                "ds_id": "AW",
-                "ds_accounts": ["111-111-1111"],
-                "fields": ["Date", "Device", "Clicks"],
-            }
-        ],
+        queries=[{"name": "latency", **SMALL_QUERY}],
+        **settings,
     )
-    discover(config)
-    emulator.configure(run_seconds=run_seconds)
+    bench.emulator.configure(run_seconds=run_seconds, hold_lookups=held)
+    started_wall = time.time()
     process = subprocess.Popen(
         [PYTHON, "-m", "tap_supermetrics", "--config", str(config)],
         stdout=subprocess.PIPE,
@@ -184,83 +481,249 @@ def first_record_latency(emulator: EmulatorProcess, run_seconds: float) -> list[
         cwd=ROOT,
     )
     assert process.stdout is not None
-    first = None
+    first, records = None, 0
     for line in process.stdout:
-        if first is None and line.startswith(b'{"type":"RECORD"'):
-            first = time.monotonic()
-    process.wait()
-    emulator.configure(run_seconds=0.1)
-    stats = emulator.stats()
+        if line.startswith(b'{"type":"RECORD","stream":"latency"'):
+            records += 1
+            if first is None:
+                first = time.monotonic()
+    bench.check(process.wait() == 0, f"latency run T={run_seconds:g} failed")
+    bench.emulator.configure(run_seconds=0.1, hold_lookups=True)
+    stats = bench.emulator.stats()
     query = max(stats["queries"], key=lambda q: q["submitted_at"])
-    polls = stats["status_polls"].get(query["schedule_id"], 0)
-    latency = (first or float("nan")) - query["finished_at"]
+    latency = (first or math.nan) - query["finished_at"]
+    kinds = request_kinds(stats["request_log"], started_wall)
+    bench.check(records == 7 * 3, f"latency run: {records} records, want 7 days x 3 devices")
+
+    timing = PollTiming.from_config(settings)
+    reading = "held" if held else "not held"
+    extra = "".join(f", {k}={v:g}" for k, v in settings.items() if isinstance(v, (int, float)))
+    label = f"T={run_seconds:g}s, lookups {reading}{extra}"
+    total = sum(kinds.values())
+    if held:
+        latency_bound, latency_why = 1.0, ""
+        bound, why = 2 * math.log2(run_seconds) + 4, "2 log2(T) + 4"
+    else:
+        polls, late = poll_model(run_seconds, timing)
+        latency_bound, latency_why = late + 0.5, "schedule's wait after SUCCESS + 0.5"
+        bound, why = 1 + 1 + polls + 1.0, f"submit, lookup, {polls} polls by schedule, +1"
+    breakdown = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    bench.notes.append(f"4 {label}: {total} requests ({breakdown}); {records} records")
+    ok = records == 7 * 3
     return [
-        (f"4a SUCCESS -> first record, T={run_seconds:g}s (s)", latency, 1.0, latency, 1.0),
-        (
-            f"4b status polls, T={run_seconds:g}s (vs log2(T) + 2)",
-            float(polls),
-            math.log2(run_seconds) + 2,
-            polls / (math.log2(run_seconds) + 2),
-            1.0,
+        Row(
+            f"4a SUCCESS -> first record, {label} (s)",
+            latency,
+            None,
+            "<=",
+            latency_bound,
+            latency_why,
+            output_ok=ok,
         ),
+        Row(f"4b requests for the query, {label}", float(total), None, "<=", bound, why),
     ]
 
 
-def official_client(emulator: EmulatorProcess) -> list[tuple]:
-    config = tap_config(emulator, HUNDRED_K_END, window_days=1000)
-    discover(config)
-    tap = run_tap(config)
-    query = {**MILLION_ROW_QUERY, "end_date": HUNDRED_K_END}
-    client = measure(
-        [
-            PYTHON,
-            "-m",
-            "bench.official_client",
-            emulator.base_url,
-            API_KEY,
-            json.dumps(query),
-            "25000",
-        ]
-    )
-    rows = 100_000
-    tap_rate, client_rate = rows / tap.seconds, rows / client.seconds
-    return [
+def request_kinds(log: list[dict[str, Any]], since: float) -> dict[str, int]:
+    """Requests made since `since`, by kind: submit, lookup, poll, page, other."""
+    kinds: Counter[str] = Counter()
+    for entry in log:
+        if entry["time"] < since:
+            continue
+        params = entry["params"]
+        if entry["endpoint"] == "submit":
+            kinds["submit" if "ds_id" in params else "lookup"] += 1
+        elif entry["endpoint"] == "status":
+            kinds["page" if params.get("offset_start", 0) > 0 else "poll"] += 1
+        else:
+            kinds[str(entry["endpoint"])] += 1
+    return dict(kinds)
+
+
+def poll_tradeoff_lines() -> list[str]:
+    """The schedule's polls and extra wait for a few settings (computed, not measured)."""
+    waits = (4.0, 30.0, 300.0, 3600.0)
+    lines = [
+        "| max_poll_interval | " + " | ".join(f"T={w:g}s: polls, extra wait" for w in waits) + " |",
+        "|---:|" + "---:|" * len(waits),
+    ]
+    for ceiling in (1.0, 2.0, 5.0, 10.0):
+        timing = PollTiming(max_interval=ceiling)
+        cells = []
+        for wait in waits:
+            polls, late = poll_model(wait, timing)
+            cells.append(f"{polls}, {late:.2f} s")
+        lines.append(f"| {ceiling:g} s | " + " | ".join(cells) + " |")
+    return lines
+
+
+# Figure 5: the official client -----------------------------------------------------------
+
+
+def official_client(bench: Bench, config: Path, runs: dict[str, Program]) -> list[Row]:
+    """The tap and the official client interleaved, `repeats` times; the best of each."""
+    small = bench.sizes.rows_label(bench.sizes.small_end)
+    query = {**MILLION_ROW_QUERY, "end_date": bench.sizes.small_end}
+    command = [
+        *(PYTHON, "-m", "bench.official_client", bench.emulator.base_url, API_KEY),
+        *(json.dumps(query), "25000"),
+    ]
+    taps, clients, ok = [], [], True
+    for round_ in range(bench.sizes.repeats):
+        taps.append(bench.tap(f"tap-small-one-window-{round_}", config))
+        client = bench.run(f"official-client-{round_}", command)
+        ok &= bench.check(client.records() == taps[0].records(), client.describe_counts())
+        ok &= bench.same_output(
+            "official client vs tap",
+            compare_records(json_lines(client.output), _tap_records(taps[0]), FIELDS),
+        )
+        clients.append(client)
+    tap = runs["tap-small-one-window"] = min(taps, key=lambda p: p.seconds)
+    client = min(clients, key=lambda p: p.seconds)
+    bench.notes += [
         (
-            "5  vs official supermetrics client, 100k rows (rec/s)",
-            tap_rate,
-            client_rate,
-            tap_rate / client_rate,
+            f"5 best of {bench.sizes.repeats}, interleaved; wall seconds: tap {_seconds(taps)}, "
+            f"official client {_seconds(clients)}"
+        ),
+        f"official client: {client.records():,} JSON lines; requests: {client.stderr.strip()}",
+    ]
+    return [
+        Row(
+            f"5  vs official supermetrics client, {small} rows (rec/s)",
+            tap.records() / tap.seconds,
+            client.records() / client.seconds,
+            ">=",
             1.0,
+            output_ok=ok,
         )
     ]
+
+
+# The table ----------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> list[str]:
+    lines = [
+        "| figure | tap | baseline (measured) | ratio | target | result |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        baseline = "—" if row.baseline is None else f"{row.baseline:,.2f}"
+        ratio = "—" if row.ratio is None else f"{row.ratio:.2f}"
+        result = "info" if row.ok is None else ("pass" if row.ok else "FAIL")
+        lines.append(
+            f"| {row.figure} | {row.tap:,.2f} | {baseline} | {ratio} | {row.target} | {result} |"
+        )
+    return lines
+
+
+def machine() -> str:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
+        f"Python {platform.python_version()}; load average at the end: {load}"
+    )
+
+
+def write_results(lines: list[str], notes: list[str], failures: list[str], command: str) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    text = [
+        "# Benchmark results",
+        "",
+        "Written by `bench/run` (bench/run_all.py); do not edit by hand.",
+        "",
+        f"- date: {stamp}",
+        f"- machine: {machine()}",
+        f"- command: `{command}`",
+        "",
+        TABLE_START,
+        *lines,
+        TABLE_END,
+        "",
+        "## What each figure ran, and what was counted",
+        "",
+        *[f"- {note}" for note in notes],
+        "",
+        "## Polling without held lookups: the schedule (computed from lifecycle.py, not measured)",
+        "",
+        (
+            "Polls until SUCCESS and the wait after SUCCESS, for a query that runs T seconds, "
+            f"with poll_interval {PollTiming().first_interval:g} s growing x{GROWTH:g}:"
+        ),
+        "",
+        *poll_tradeoff_lines(),
+        "",
+        "## Failed checks",
+        "",
+        *([f"- {failure}" for failure in failures] or ["none"]),
+        "",
+    ]
+    RESULTS.write_text("\n".join(text))
+    readme = README.read_text()
+    if TABLE_START in readme and TABLE_END in readme:
+        head, rest = readme.split(TABLE_START, 1)
+        _, tail = rest.split(TABLE_END, 1)
+        block = [f"{stamp}, {machine()}, `{command}`:", "", *lines]
+        README.write_text(head + TABLE_START + "\n" + "\n".join(block) + "\n" + TABLE_END + tail)
 
 
 def main() -> int:
-    rows: list[tuple] = []
-    with emulator_process("--run-seconds", "0.1", "--max-running", "8") as emulator:
-        rows += throughput(emulator)
-        rows += memory(emulator)
-        rows += many_queries(emulator)
-        for run_seconds in (4.0, 30.0):
-            rows += first_record_latency(emulator, run_seconds)
-        rows += official_client(emulator)
-    print(
-        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}"
-    )
-    print("| figure | tap | baseline | ratio | target | result |\n|---|---:|---:|---:|---:|---|")
-    for name, tap, baseline, ratio, target in rows:
-        if name.startswith(("2", "3", "4")):
-            ok = ratio <= target
-            bound = f"<= {target:g}"
-        else:
-            ok = ratio >= target
-            bound = f">= {target:g}"
-        print(
-            f"| {name} | {tap:,.2f} | {baseline:,.2f} | {ratio:.2f} | {bound} | "
-            f"{'pass' if ok else 'FAIL'} |"
-        )
-    return 0
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes; prints only")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    rows: list[Row] = []
+    try:
+        with emulator_process("--run-seconds", "0.1", "--max-running", "8") as emulator:
+            bench = Bench(emulator, sizes, work)
+            runs: dict[str, Program] = {}
+            big = bench.tap_config(sizes.big_end, window_days=ONE_WINDOW)
+            small = bench.tap_config(sizes.small_end, window_days=ONE_WINDOW)
+            rows += throughput(bench, big, runs)
+            fifth = official_client(bench, small, runs)
+            runs["tap-row-memory-small-one-window"] = bench.tap(
+                "tap-row-memory-small-one-window", small, module="bench.tap_row_memory"
+            )
+            rows += memory(bench, runs)
+            rows += many_queries(bench)
+            for held in (True, False):
+                for wait in sizes.waits:
+                    rows += first_record_latency(bench, wait, held=held)
+            rows += first_record_latency(
+                bench, sizes.tradeoff_wait, held=False, max_poll_interval=1.0
+            )
+            rows += fifth
+        if not args.quick:
+            served = emulator_memory.main()
+            rows.append(
+                Row(
+                    "E  emulator peak RSS serving 1M rows page by page (MB)",
+                    served["peak_mb"],
+                    None,
+                    "<=",
+                    150.0,
+                )
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    lines = table(rows)
+    print("\n".join(lines))
+    if args.quick:
+        print("\n".join(f"- {note}" for note in bench.notes))
+    for failure in bench.failures:
+        print(f"CHECK FAILED: {failure}")
+    if not args.quick:
+        niceness = os.nice(0)
+        command = f"nice -n {niceness} bench/run" if niceness else "bench/run"
+        write_results(lines, bench.notes, bench.failures, command)
+        print(f"\nwritten: {RESULTS.relative_to(ROOT)}")
+    return 1 if bench.failures or any(row.ok is False for row in rows) else 0
 
 
 if __name__ == "__main__":

@@ -8,9 +8,15 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from supermetrics_emulator import EmulatorServer
-from tests.conftest import ROOT, base_config
+from tests.conftest import ADS_FIELDS, ROOT, base_config, expected_rows, run_tap
+
+
+def only_fields(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The query's own fields (not lineage columns that differ between runs)."""
+    return [{field: record[field] for field in ADS_FIELDS} for record in records]
 
 
 def test_wheel_ships_schemas_and_runs_a_sync(emulator: EmulatorServer, tmp_path: Path) -> None:
@@ -52,7 +58,22 @@ def test_wheel_ships_schemas_and_runs_a_sync(emulator: EmulatorServer, tmp_path:
         env={**os.environ, "PYTHONPATH": str(site)},
     )
     assert run.returncode == 0, run.stderr
-    first_line, *messages = run.stdout.splitlines()
+    first_line, *lines = run.stdout.splitlines()
     assert first_line.startswith(str(site))  # the installed copy ran, not the checkout
-    streams = {json.loads(line).get("stream") for line in messages}
-    assert "query_runs" in streams
+    messages = [json.loads(line) for line in lines]
+    records = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "ads"]
+    runs = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "query_runs"]
+
+    assert len(records) == 10 * 12 * 3  # days x campaigns x devices
+    assert only_fields(records) == expected_rows(
+        emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
+    )
+    (tmp_path / "checkout").mkdir()
+    checkout = run_tap(tmp_path / "checkout", base_config(emulator, tmp_path))
+    # The installed copy emits what the checkout does (the same fields and values).
+    from_checkout = checkout.records("ads", lineage=True)
+    assert [sorted(r) for r in records] == [sorted(r) for r in from_checkout]
+    assert only_fields(records) == only_fields(from_checkout)
+    assert [(r["stream"], r["status"], r["rows_emitted"]) for r in runs] == [
+        ("ads", "SUCCESS", len(records))
+    ]
