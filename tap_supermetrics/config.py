@@ -412,11 +412,12 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
             raise ConfigError(msg)
         seen[name.lower()] = name
         definitions.append(_definition(entry, f"{where} ({name})"))
-    for name in seen:
-        if name.endswith(CURRENT_SUFFIX) and name.removesuffix(CURRENT_SUFFIX) in seen:
+    for lowered, name in seen.items():
+        base = lowered.removesuffix(CURRENT_SUFFIX)
+        if lowered.endswith(CURRENT_SUFFIX) and base in seen:
             msg = (
-                f"stream name {seen[name]!r} is taken by the current relation of stream "
-                f"{seen[name.removesuffix(CURRENT_SUFFIX)]!r} (README 'Current relations')"
+                f"stream name {name!r} is taken by the current relation of stream "
+                f"{seen[base]!r} (README 'Current relations')"
             )
             raise ConfigError(msg)
     return definitions

@@ -93,5 +93,10 @@ class ResultPaginator(OffsetPaginator):
         return self._page_of(response).more_after(self.current_value)
 
     @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """Go on past a page whose rows were all emitted before (a window read again)."""
+        return bool(self._page_of(response).rows)
+
+    @override
     def get_next(self, response: requests.Response) -> int | None:
         return self.current_value + len(self._page_of(response).rows)

@@ -12,7 +12,6 @@ import datetime as dt
 import weakref
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from functools import cached_property
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from requests.exceptions import RequestException
@@ -38,6 +37,7 @@ from tap_supermetrics.pagination import Page, ResultPaginator, read_page
 from tap_supermetrics.planner import PlannedQuery
 from tap_supermetrics.reads import StreamReads, today_utc
 from tap_supermetrics.splitting import read_isolating_failures
+from tap_supermetrics.window_rows import WindowRows
 
 if TYPE_CHECKING:
     import requests
@@ -58,43 +58,6 @@ def default_primary_keys(fields: Sequence[FieldSpec], date_field: str | None) ->
     return keys
 
 
-class KeyGuard:
-    """Fails on the second row with the same primary key within one query's result.
-
-    A target upserting by key would silently merge such rows. Only 64-bit hashes are
-    kept, so memory grows by a few dozen bytes per row of the current window.
-    """
-
-    def __init__(self, keys: Sequence[str]) -> None:
-        """Watch the values of `keys`."""
-        self.keys = list(keys)
-        self._key_of = itemgetter(*keys) if keys else None
-        self._seen: set[int] = set()
-
-    def check_page(self, records: list[dict[str, Any]]) -> int | None:
-        """Remember the records' keys; return the index of the first duplicate, if any."""
-        if self._key_of is None:
-            return None
-        key_of = self._key_of
-        digests = [hash(key_of(record)) for record in records]
-        if self._seen.isdisjoint(digests) and len(set(digests)) == len(digests):
-            self._seen.update(digests)
-            return None
-        for index, digest in enumerate(digests):
-            if digest in self._seen:
-                return index
-            self._seen.add(digest)
-        return None  # pragma: no cover - the fast check said there was a duplicate
-
-    def describe(self, record: dict[str, Any]) -> str:
-        """The message for a duplicate `record`."""
-        values = {key: record.get(key) for key in self.keys}
-        return (
-            f"duplicate primary key {values}: two rows would be merged by the target. "
-            "Add the missing dimension to `fields` or set `primary_keys`"
-        )
-
-
 class _Reading:
     """What paging needs to know about the window being read."""
 
@@ -102,13 +65,13 @@ class _Reading:
         self,
         execution: QueryExecution,
         converter: RowConverter,
-        guard: KeyGuard,
+        rows: WindowRows,
         header_names: list[list[str]],
         offset: int,
     ) -> None:
         self.execution = execution
         self.converter = converter
-        self.guard = guard
+        self.rows = rows
         self.header_names = header_names
         self.offset = offset
 
@@ -297,10 +260,11 @@ class QueryStream(SupermetricsStream):
         self, execution: QueryExecution, planned: PlannedQuery
     ) -> Iterator[dict[str, Any]]:
         limit = int(self.config.get("max_resubmits", 3))
+        rows = WindowRows(self.primary_keys)  # across resubmissions: each row exactly once
         while True:
             try:
                 answer = execution.wait()
-                yield from self._emit(execution, answer)
+                yield from self._emit(execution, answer, rows)
                 break
             except ResultsExpiredError as expired:
                 if execution.run.attempts > limit:
@@ -312,7 +276,7 @@ class QueryStream(SupermetricsStream):
                     raise ResultsExpiredError(msg) from None
                 self.logger.warning(
                     "%s: results expired (%s); submitting the query again and re-reading "
-                    "the window from its first row",
+                    "the window from its first row (rows already emitted are not repeated)",
                     self.describe(planned),
                     expired,
                 )
@@ -320,7 +284,9 @@ class QueryStream(SupermetricsStream):
             finally:
                 self._reading = None
 
-    def _emit(self, execution: QueryExecution, answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _emit(
+        self, execution: QueryExecution, answer: dict[str, Any], rows: WindowRows
+    ) -> Iterator[dict[str, Any]]:
         """Yield the window's records: the first page from `answer`, then the others."""
         first = read_page(answer, [])
         converter = self._converter(first.field_meta, execution.describe)
@@ -328,8 +294,8 @@ class QueryStream(SupermetricsStream):
             [str(meta.get("field_name")) for meta in first.field_meta or []],
             list(self.definition.fields),
         ]
-        reading = _Reading(execution, converter, KeyGuard(self.primary_keys), header_names, 0)
-        execution.run.rows_emitted = 0
+        rows.start_read()
+        reading = _Reading(execution, converter, rows, header_names, 0)
         more = first.more_after(0)
         if more:
             self.prefetch(self._page_request(execution, len(first.rows)))
@@ -342,10 +308,10 @@ class QueryStream(SupermetricsStream):
             except (FatalAPIError, RetriableAPIError, RequestException) as error:
                 raise self.explain(error, execution.describe) from None
         total = execution.run.total_rows
-        if total is not None and execution.run.rows_emitted != total:
+        if total is not None and reading.offset != total:
             msg = (
                 f"{execution.describe}: the API promised {total} rows, "
-                f"{execution.run.rows_emitted} arrived; refusing to save a bookmark over them"
+                f"{reading.offset} arrived; refusing to save a bookmark over them"
             )
             raise ResultShapeError(msg)
 
@@ -359,16 +325,16 @@ class QueryStream(SupermetricsStream):
         stamp = reading.execution.extracted_at
         for record in records:
             record[LINEAGE_FIELD] = stamp
-        duplicate = reading.guard.check_page(records)
+        emitted, duplicate = reading.rows.admit(records, rows)
         if duplicate is not None:
             msg = (
                 f"{reading.execution.describe}, row {reading.offset + duplicate}: "
-                f"{reading.guard.describe(records[duplicate])}"
+                f"{reading.rows.describe(records[duplicate])}"
             )
             raise DuplicateKeyError(msg)
-        reading.execution.run.rows_emitted += len(records)
+        reading.execution.run.rows_emitted += len(emitted)
         reading.offset += len(rows)
-        return records
+        return emitted
 
     def _converter(self, field_meta: list[dict[str, Any]] | None, describe: str) -> RowConverter:
         """Order the conversion by the API's columns, typed by the effective schema."""
