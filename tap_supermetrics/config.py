@@ -159,8 +159,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "lookback_days",
         th.IntegerType,
         default=3,
-        description="Days before the bookmark that each incremental run reads again, to "
-        "pick up late corrections. 0 re-reads only the bookmark day.",
+        description="Days before each account's last loaded day that every run reads "
+        "again, to pick up late corrections. 0 re-reads only that day.",
     ),
     th.Property(
         "window_days",
