@@ -36,6 +36,7 @@ from tap_supermetrics.config import DEFAULT_BASE_URL
 from tap_supermetrics.errors import (
     ApiErrorInfo,
     AuthenticationError,
+    LicenceError,
     ResultsExpiredError,
     ResultShapeError,
     SupermetricsError,
@@ -246,11 +247,22 @@ class SupermetricsStream(RESTStream[int]):
                 msg = f"{self._where(response)}: the body is not valid JSON (truncated?)"
                 raise RetriableAPIError(msg, response) from None
         info = ApiErrorInfo.from_payload(payload)
+        code = info.code or ""
+        if code in FINAL_LICENCE_CODES or (
+            status == HTTPStatus.FORBIDDEN and code.startswith("LICENSE_")
+        ):
+            msg = (
+                f"{self._where(response)}: the Supermetrics licence refused the request "
+                f"(HTTP {status}, {info}); retrying in this run would not help"
+            )
+            raise LicenceError(msg)
         if self._is_retriable(status):
             msg = f"{self._where(response)}: HTTP {status}: {info}"
             raise RetriableAPIError(msg, response)
+        if status < HTTPStatus.BAD_REQUEST and _error_envelope(payload):
+            status = HTTPStatus.BAD_REQUEST  # an error at HTTP 200: judged by its code below
         if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN} or (
-            status >= HTTPStatus.BAD_REQUEST and (info.code or "").startswith(("AUTH", "OAUTH"))
+            status >= HTTPStatus.BAD_REQUEST and code.startswith(("AUTH", "OAUTH", "API_KEY"))
         ):
             msg = (
                 f"Supermetrics rejected the API key (HTTP {status}, {info}). "
@@ -368,6 +380,18 @@ class SupermetricsStream(RESTStream[int]):
             return error
         kind = type(error) if isinstance(error, SupermetricsError) else SupermetricsError
         return kind(f"{describe}: {text}")
+
+
+#: Codes that no retry within the run can cure (a daily quota, an expired licence).
+FINAL_LICENCE_CODES = frozenset({"LICENSE_DAILY_QUERY_LIMIT_EXCEEDED"})
+
+
+def _error_envelope(payload: object) -> bool:
+    """An answer that carries a top-level `error` and no query status (seen at HTTP 200)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("error"), dict):
+        return False
+    meta = payload.get("meta")
+    return not (isinstance(meta, dict) and meta.get("status_code"))
 
 
 def _safe_payload(response: requests.Response) -> Any:  # noqa: ANN401 - decoded JSON

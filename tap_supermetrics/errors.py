@@ -61,6 +61,10 @@ class AuthenticationError(SupermetricsError):
     """The API rejected the key (401/403 or an AUTH… code)."""
 
 
+class LicenceError(SupermetricsError):
+    """The licence refused the request (daily quota, expired licence): final for this run."""
+
+
 class ResultsExpiredError(SupermetricsError):
     """STATUS_NOT_FOUND: the query's results are gone; the query must be submitted again."""
 
