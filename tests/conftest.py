@@ -17,9 +17,11 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from supermetrics_emulator import EmulatorServer
 from tap_supermetrics.lineage import LINEAGE_FIELD
+from tests.constants import API_KEY, ROOT
+from tests.pipeline import meltano_plugins, pipeline, postgres
 
-ROOT = Path(__file__).resolve().parent.parent
-API_KEY = "test-secret-key-7f3a9c"
+__all__ = ["API_KEY", "ROOT", "meltano_plugins", "pipeline", "postgres"]  # shared with tests
+
 
 ADS_FIELDS = [
     "Date",

@@ -17,10 +17,9 @@ import psycopg
 import pytest
 
 from tests.conftest import expected_rows, submissions
-from tests.test_e2e_postgres import Pipeline, meltano_plugins, pipeline, postgres
+from tests.pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
-__all__ = ["meltano_plugins", "pipeline", "postgres"]  # fixtures shared with the e2e module
 
 A, B, C, D = "111-111-1111", "222-222-2222", "333-333-3333", "444-444-4444"
 FIELDS = ["Date", "profile", "Device", "Clicks", "Cost"]

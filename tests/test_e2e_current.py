@@ -22,16 +22,7 @@ import yaml
 
 from supermetrics_emulator import EmulatorServer
 from tests.conftest import ROOT, expected_rows
-
-# The Pipeline and its fixtures, shared with the other end-to-end tests.
-from tests.test_e2e_postgres import (  # noqa: F401 - fixtures are used by name
-    FIELDS,
-    MELTANO,
-    Pipeline,
-    meltano_plugins,
-    pipeline,
-    postgres,
-)
+from tests.pipeline import FIELDS, MELTANO, Pipeline
 
 pytestmark = pytest.mark.e2e
 
@@ -58,13 +49,13 @@ def queries(accounts: list[str]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def dbt_plugin(meltano_plugins: None) -> None:  # noqa: F811 - the imported fixture
+def dbt_plugin(meltano_plugins: None) -> None:
     subprocess.run(
         [str(MELTANO), "install", "dbt-postgres"], check=True, cwd=ROOT, capture_output=True
     )
 
 
-def run_job(pipeline: Pipeline, **settings: Any) -> subprocess.CompletedProcess[str]:  # noqa: F811
+def run_job(pipeline: Pipeline, **settings: Any) -> subprocess.CompletedProcess[str]:
     """Run the declared job (what the daily schedule runs)."""
     return subprocess.run(
         [str(MELTANO), "run", "supermetrics-to-postgres"],
@@ -77,7 +68,7 @@ def run_job(pipeline: Pipeline, **settings: Any) -> subprocess.CompletedProcess[
     )
 
 
-def select(pipeline: Pipeline, table: str, fields: list[str]) -> list[tuple[Any, ...]]:  # noqa: F811
+def select(pipeline: Pipeline, table: str, fields: list[str]) -> list[tuple[Any, ...]]:
     """The table's (or view's) `fields`, normalised as `emulator_rows` returns them."""
     columns = ", ".join(f'"{name}"' for name in fields)
     with psycopg.connect(pipeline.postgres.dsn) as connection:
@@ -109,7 +100,7 @@ def days(first: str, last: str) -> list[str]:
     return [(start + dt.timedelta(n)).isoformat() for n in range((end - start).days + 1)]
 
 
-def read_by_second_run(pipeline: Pipeline, first_run: set[str]) -> dict[str, set[tuple[str, ...]]]:  # noqa: F811
+def read_by_second_run(pipeline: Pipeline, first_run: set[str]) -> dict[str, set[tuple[str, ...]]]:
     """Per stream, the (day, account) pairs the second run's queries read (from query_runs)."""
     with psycopg.connect(pipeline.postgres.dsn) as connection:
         runs = connection.execute(
@@ -126,7 +117,7 @@ def read_by_second_run(pipeline: Pipeline, first_run: set[str]) -> dict[str, set
     return read
 
 
-def schedule_ids(pipeline: Pipeline) -> set[str]:  # noqa: F811
+def schedule_ids(pipeline: Pipeline) -> set[str]:
     with psycopg.connect(pipeline.postgres.dsn) as connection:
         found = connection.execute(f'select schedule_id from "{pipeline.schema}".query_runs')  # noqa: S608
         return {row[0] for row in found.fetchall()}
@@ -144,7 +135,7 @@ def sums_per_day(rows: list[tuple[Any, ...]], fields: list[str]) -> dict[str, di
 
 
 def test_current_views_follow_renames_and_vanished_rows(
-    pipeline: Pipeline,  # noqa: F811
+    pipeline: Pipeline,
     dbt_plugin: None,
 ) -> None:
     emulator = pipeline.emulator
@@ -216,7 +207,7 @@ def test_current_views_follow_renames_and_vanished_rows(
     views_follow_new_columns(pipeline, by_account)
 
 
-def views_follow_new_columns(pipeline: Pipeline, by_account: list[tuple[Any, ...]]) -> None:  # noqa: F811
+def views_follow_new_columns(pipeline: Pipeline, by_account: list[tuple[Any, ...]]) -> None:
     """Run 3, after runs 1 and 2 of the test above: the views follow the tables' columns."""
     # A field added to a stream: its view gains the column in place, so views built on
     # current views survive. A view whose columns no longer lead the table's (here made
@@ -245,7 +236,7 @@ def views_follow_new_columns(pipeline: Pipeline, by_account: list[tuple[Any, ...
     assert select(pipeline, "ads_by_account_current", ACCOUNT_FIELDS) == by_account
 
 
-def table_columns(pipeline: Pipeline) -> dict[str, str]:  # noqa: F811
+def table_columns(pipeline: Pipeline) -> dict[str, str]:
     """Per table or view of the pipeline's schema, its column names in order."""
     with psycopg.connect(pipeline.postgres.dsn) as connection:
         columns = connection.execute(

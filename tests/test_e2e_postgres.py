@@ -9,132 +9,16 @@ SQLite system database.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from supermetrics_emulator import EmulatorServer
-from tests.conftest import API_KEY, ROOT, expected_rows
-from tests.postgres import TemporaryPostgres
+from tests.conftest import expected_rows
+from tests.pipeline import FIELDS, Pipeline
 
 pytestmark = pytest.mark.e2e
-
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-FIELDS = ["Date", "CampaignName", "Device", "Impressions", "Clicks", "Cost", "Conversions"]
-STATE_ID = "dev:tap-supermetrics-to-target-postgres"
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[TemporaryPostgres]:
-    server = TemporaryPostgres().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def meltano_plugins() -> None:
-    if not MELTANO.exists():
-        pytest.fail("Meltano is missing: run scripts/bootstrap --meltano")
-    subprocess.run(
-        [str(MELTANO), "install", "tap-supermetrics", "target-postgres"],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
-
-
-@dataclass
-class Pipeline:
-    """One user's project: the same meltano.yml, its own state and target schema."""
-
-    emulator: EmulatorServer
-    postgres: TemporaryPostgres
-    workdir: Path
-    schema: str
-
-    def env(self, **settings: Any) -> dict[str, str]:
-        tap = {
-            "base_url": self.emulator.base_url,
-            "api_key": API_KEY,
-            "start_date": "2024-01-01",
-            "end_date": "2024-01-20",
-            "window_days": 7,
-            "lookback_days": 3,
-            "poll_interval": 0.02,
-            "max_poll_interval": 0.2,
-            "schema_cache_dir": str(self.workdir / "schema-cache"),
-            "queries": [
-                {"name": "ads", "ds_id": "AW", "ds_accounts": ["111-111-1111"], "fields": FIELDS}
-            ],
-            **settings,
-        }
-        env = {
-            **os.environ,
-            "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / 'meltano.db'}",
-            "TARGET_POSTGRES_HOST": self.postgres.host,
-            "TARGET_POSTGRES_PORT": str(self.postgres.port),
-            "TARGET_POSTGRES_USER": self.postgres.user,
-            "TARGET_POSTGRES_PASSWORD": self.postgres.password,
-            "TARGET_POSTGRES_DATABASE": "postgres",
-            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": self.schema,
-        }
-        for name, value in tap.items():
-            text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-            env[f"TAP_SUPERMETRICS_{name.upper()}"] = text
-        return env
-
-    def run(self, **settings: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(MELTANO), "run", "tap-supermetrics", "target-postgres"],
-            cwd=ROOT,
-            env=self.env(**settings),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-
-    def bookmark(self) -> str | None:
-        shown = subprocess.run(
-            [str(MELTANO), "state", "get", STATE_ID],
-            cwd=ROOT,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        state = json.loads(shown) if shown.strip() else {}
-        bookmark = state.get("singer_state", {}).get("bookmarks", {}).get("ads", {})
-        value = bookmark.get("replication_key_value")
-        return str(value) if value is not None else None
-
-    def rows(self, table: str = "ads") -> list[tuple[Any, ...]]:
-        columns = ", ".join(f'"{name}"' for name in FIELDS) if table == "ads" else "*"
-        with psycopg.connect(self.postgres.dsn) as connection:
-            return connection.execute(
-                f'select {columns} from "{self.schema}"."{table}" order by 1, 2, 3'  # noqa: S608
-            ).fetchall()
-
-
-@pytest.fixture
-def pipeline(
-    emulator: EmulatorServer,
-    postgres: TemporaryPostgres,
-    meltano_plugins: None,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-) -> Pipeline:
-    return Pipeline(emulator, postgres, tmp_path, schema=f"e2e_{request.node.name[:40]}")
 
 
 def warehouse_rows(emulator: EmulatorServer, start: str, end: str) -> list[tuple[Any, ...]]:

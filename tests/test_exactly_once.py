@@ -9,9 +9,7 @@ import pytest
 
 from tap_supermetrics.window_rows import WindowRows
 from tests.conftest import ROOT, expected_rows
-from tests.test_e2e_postgres import MELTANO, Pipeline, meltano_plugins, pipeline, postgres
-
-__all__ = ["meltano_plugins", "pipeline", "postgres"]  # fixtures shared with the e2e module
+from tests.pipeline import MELTANO, Pipeline
 
 FIELDS = ["Date", "CampaignName", "Device", "Clicks", "Cost"]
 KEYS = ["Date", "CampaignName", "Device"]
