@@ -259,10 +259,10 @@ class SupermetricsStream(RESTStream[int]):
         if self._is_retriable(status):
             msg = f"{self._where(response)}: HTTP {status}: {info}"
             raise RetriableAPIError(msg, response)
-        if status < HTTPStatus.BAD_REQUEST and _error_envelope(payload):
-            status = HTTPStatus.BAD_REQUEST  # an error at HTTP 200: judged by its code below
+        # An error can also come at HTTP 200: it is judged by its code like the others.
+        failed = status >= HTTPStatus.BAD_REQUEST or _error_envelope(payload)
         if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN} or (
-            status >= HTTPStatus.BAD_REQUEST and code.startswith(("AUTH", "OAUTH", "API_KEY"))
+            failed and code.startswith(("AUTH", "OAUTH", "API_KEY"))
         ):
             msg = (
                 f"Supermetrics rejected the API key (HTTP {status}, {info}). "
@@ -272,7 +272,7 @@ class SupermetricsStream(RESTStream[int]):
         if info.code == "STATUS_NOT_FOUND":
             msg = f"{self._where(response)}: results are no longer available: {info}"
             raise ResultsExpiredError(msg)
-        if status >= HTTPStatus.BAD_REQUEST:
+        if failed:
             msg = f"{self._where(response)}: HTTP {status}: {info}"
             raise FatalAPIError(msg)
         if not isinstance(payload, dict) or not isinstance(payload.get("meta"), dict):

@@ -10,8 +10,9 @@ Submitting too far ahead wastes the licence: results live only `result_lifetime`
 seconds after a query ends (1 hour by default), and a stream read after that must be
 submitted again. So a stream's first query is submitted ahead only while fewer than
 `MAX_STREAMS_AHEAD` streams are waiting and its stream is expected to be reached
-within half the lifetime, judged by how long the streams read so far took; the rest
-are submitted later, as the sync reaches them.
+within half the lifetime, judged by how long the streams read so far took (one
+second each until one has been timed); the rest are submitted later, as the sync
+reaches them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class WindowedQueryStream(Protocol):
 
 #: Most streams whose first query waits, submitted, for the sync to reach them.
 MAX_STREAMS_AHEAD = 8
+#: How long reading one stream is taken to last until the first one has been timed:
+#: small against the default hour of result lifetime, large against a few seconds.
+FIRST_GUESS_SECONDS = 1.0
 
 
 class QueryPool:
@@ -97,7 +101,11 @@ class QueryPool:
 
     def _top_up(self) -> None:
         """Submit the first query of the next streams, as far ahead as is safe."""
-        per_stream = sum(self._read_seconds) / len(self._read_seconds) if self._read_seconds else 0
+        per_stream = (
+            sum(self._read_seconds) / len(self._read_seconds)
+            if self._read_seconds
+            else FIRST_GUESS_SECONDS
+        )
         waiting = 0
         for stream in self._streams:
             if stream.name == self._reading or not stream.selected:
