@@ -1,33 +1,53 @@
-"""The "SDK floor": the SDK emitting the tap's own records from memory, with the tap's tricks.
+"""The "SDK floor": a minimal SDK tap doing the tap's job at the least cost the SDK allows.
 
-Run: python -m bench.floor_tap TAP_OUTPUT STREAM
+Run: python -m bench.floor_tap CONFIG_JSON
+     (`base_url`, `api_key`, `page_size`, `schema`, `query`: see `bench/run_all.py`)
 
-The records (and SCHEMA) of STREAM are read from a file of the tap's Singer output
-first; that time is printed to stderr (`precompute_seconds=`) so the benchmark can
-leave it out. Then a minimal SDK tap emits exactly those records, with everything the
-tap does to make emission cheap, taken from the tap's own classes rather than copied,
-so that the floor follows the tap when it changes:
+It reads the same query's result from the same emulator over HTTP as the tap does,
+and does nothing the job does not need:
+
+- submits the query with `sync_timeout`, so the answer comes when the query has ended
+  (it polls `/query/status` if the query is still running after that);
+- pages through the result with `offset_start` / `offset_end` (`ResultPages`, an
+  `OffsetPaginator` with `has_more` on `total_rows`), the tap's page size, through the
+  SDK's own request path (`request_records`);
+- decodes each page once with msgspec (`meta.result.total_rows`, the field names of
+  the header row, the rows as tuples; everything else skipped), no JSONPath;
+- builds `dict(zip(field_ids, row))` per row: no type conversion, no duplicate-key or
+  exactly-once check, no lineage stamp, no state.
+
+It emits with every trick the tap uses, taken from the tap's classes rather than
+copied, so that the floor follows the tap when it changes:
 
 - the tap's message writer (`TapSupermetrics.message_writer_class`: msgspec, 64 KiB
   blocks, flushed at STATE);
 - every per-record hook the tap overrides on `QueryStream` (`TRICKS`: no type
   conformance, no child contexts, no per-record state, the lean record path without the
-  deselection walk).
+  deselection walk);
+- the tap's `PrefetchingSession`: the next page travels while this one is written
+  (unpaced: the floor spends no time on the request budget).
 
-The floor does no HTTP, no decoding and no row conversion: what separates the tap from
-it is the tap's own work per row.
+Prints `writer=`, `tricks=` and `requests=` to stderr.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
-from pathlib import Path
+from functools import cached_property
 from typing import Any
 
 import msgspec
+import requests
 from singer_sdk import Stream, Tap
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.pagination import OffsetPaginator
+from singer_sdk.streams import RESTStream
+from singer_sdk.streams.rest import PageContext
 
+from tap_supermetrics.client import PrefetchingSession
+from tap_supermetrics.pacing import RequestPacer
 from tap_supermetrics.streams import QueryStream
 from tap_supermetrics.tap import TapSupermetrics
 
@@ -42,33 +62,6 @@ TRICKS = (
 )
 
 
-class _Message(msgspec.Struct):
-    type: str
-    stream: str | None = None
-    record: dict[str, Any] | None = None
-    schema: dict[str, Any] | None = None
-
-
-def load(path: Path, stream: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The schema and the records of `stream` in a file of Singer messages."""
-    decode = msgspec.json.Decoder(_Message).decode
-    schema: dict[str, Any] | None = None
-    records: list[dict[str, Any]] = []
-    with path.open("rb") as lines:
-        for line in lines:
-            message = decode(line)
-            if message.stream != stream:
-                continue
-            if message.type == "RECORD" and message.record is not None:
-                records.append(message.record)
-            elif message.type == "SCHEMA" and schema is None:
-                schema = message.schema
-    if schema is None:
-        msg = f"no SCHEMA for stream {stream!r} in {path}"
-        raise SystemExit(msg)
-    return schema, records
-
-
 def tap_tricks() -> dict[str, Any]:
     """The per-record attributes the tap's query stream takes from the tap, not the SDK."""
     tricks: dict[str, Any] = {}
@@ -79,44 +72,163 @@ def tap_tricks() -> dict[str, Any]:
     return tricks
 
 
-def floor_tap(stream_name: str, schema: dict[str, Any], records: list[dict[str, Any]]) -> Tap:
-    """A tap with one stream yielding `records`, built with the tap's writer and tricks."""
+TRICKS_IN_USE = tap_tricks()
 
-    def get_records(_stream: Stream, _context: object) -> Any:
-        yield from records
 
-    stream_class = type(
-        "MemoryStream",
-        (Stream,),
-        {"name": stream_name, "get_records": get_records, **TRICKS_IN_USE},
-    )
+class _Result(msgspec.Struct):
+    total_rows: int
+
+
+class _Field(msgspec.Struct):
+    field_name: str
+
+
+class _Query(msgspec.Struct):
+    fields: list[_Field]
+
+
+class _Meta(msgspec.Struct):
+    result: _Result
+    query: _Query
+
+
+class _Page(msgspec.Struct):
+    """One result page: only what paging and records need; the rest is skipped."""
+
+    meta: _Meta
+    data: list[tuple[Any, ...]]  # tuples of plain values leave the cyclic GC; lists stay
+
+
+_PAGE = msgspec.json.Decoder(_Page)
+
+
+class ResultPages(OffsetPaginator):
+    """Offsets over the result's rows, until `total_rows`."""
+
+    def __init__(self, stream: FloorStream) -> None:
+        super().__init__(0, stream.page_size)
+        self._stream = stream
+
+    def has_more(self, response: requests.Response) -> bool:
+        return self.current_value + self._stream.rows_in(response) < self._stream.total_rows
+
+
+class FloorStream(RESTStream[int]):
+    """The result of one query, page by page."""
+
+    path = "/query/status"
+
+    def __init__(self, tap: Tap, name: str, schema: dict[str, Any]) -> None:
+        super().__init__(tap, name=name, schema=schema)
+        self.field_ids: list[str] = list(self.config["query"]["fields"])
+        self.page_size = int(self.config["page_size"])
+        self.schedule_id = ""
+        self.total_rows = 0
+        self._rows: tuple[requests.Response | None, int] = (None, 0)
+        self._pages = ResultPages(self)
+        self.calls = self.pages = 0
+
+    @property
+    def url_base(self) -> str:
+        return str(self.config["base_url"])
+
+    @cached_property
+    def authenticator(self) -> BearerTokenAuthenticator:
+        return BearerTokenAuthenticator(token=self.config["api_key"])
+
+    @cached_property
+    def requests_session(self) -> PrefetchingSession:
+        return PrefetchingSession(RequestPacer(0))
+
+    def get_new_paginator(self) -> ResultPages:
+        self._pages = ResultPages(self)
+        return self._pages
+
+    def get_url_params(self, context: Any, next_page_token: int | None) -> dict[str, Any]:
+        first = next_page_token or 0
+        last = first + self.page_size - 1
+        spec = {"schedule_id": self.schedule_id, "offset_start": first, "offset_end": last}
+        return {"json": json.dumps(spec)}
+
+    def rows_in(self, response: requests.Response) -> int:
+        answer, rows = self._rows
+        assert answer is response  # parse_response has read it
+        return rows
+
+    def parse_response(self, response: requests.Response) -> list[dict[str, Any]]:
+        page = _PAGE.decode(response.content)
+        rows = page.data
+        if rows and rows[0] == tuple(field.field_name for field in page.meta.query.fields):
+            del rows[0]  # the header row
+        self.total_rows = page.meta.result.total_rows
+        self._rows = (response, len(rows))
+        self.pages += 1
+        following = self._pages.current_value + len(rows)
+        if rows and following < self.total_rows:
+            self._prefetch(following)
+        fields = self.field_ids
+        return [dict(zip(fields, row, strict=False)) for row in rows]  # no width check
+
+    def _prefetch(self, first: int) -> None:
+        """Send the request the SDK's paging makes next, built the way it builds it."""
+        request = self.get_http_request(page=PageContext(None, first))
+        prepared = self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+        )
+        self.requests_session.prefetch(
+            self.authenticator(prepared), timeout=self.timeout, allow_redirects=True
+        )
+
+    def call(self, endpoint: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """One request outside paging (submit, status)."""
+        self.calls += 1
+        response = self.requests_session.get(
+            f"{self.url_base}/query/{endpoint}",
+            params={"json": json.dumps(spec)},
+            auth=self.authenticator,
+            timeout=self.timeout,
+        )
+        response.raise_for_status()
+        answer: dict[str, Any] = msgspec.json.decode(response.content)
+        return answer
+
+    def get_records(self, context: Any) -> Any:
+        query = {**self.config["query"], "sync_timeout": 60, "offset_start": 0, "offset_end": 0}
+        meta = self.call("data/json", query)["meta"]
+        self.schedule_id = meta["schedule_id"]
+        while meta["status_code"] != "SUCCESS":
+            time.sleep(0.05)
+            spec = {"schedule_id": self.schedule_id, "offset_start": 0, "offset_end": 0}
+            meta = self.call("status", spec)["meta"]
+        yield from self.request_records(context)
+
+
+def floor_tap(config: dict[str, Any]) -> Tap:
+    """A tap with one `FloorStream`, built with the tap's writer and per-record tricks."""
+    stream_class = type("FloorStream", (FloorStream,), dict(TRICKS_IN_USE))
 
     class FloorTap(Tap):
         name = "tap-floor"
         message_writer_class = TapSupermetrics.message_writer_class
 
         def discover_streams(self) -> list[Stream]:
-            return [stream_class(self, schema=schema)]
+            return [stream_class(self, self.config["stream"], self.config["schema"])]
 
-    return FloorTap(config={})
-
-
-TRICKS_IN_USE = tap_tricks()
+    return FloorTap(config=config)
 
 
-def main(path: str, stream: str) -> None:
-    """Load the records, then emit them through the SDK."""
-    started, cpu = time.perf_counter(), time.process_time()
-    schema, records = load(Path(path), stream)
-    print(f"precompute_seconds={time.perf_counter() - started:.3f}", file=sys.stderr)
-    print(f"precompute_cpu_seconds={time.process_time() - cpu:.3f}", file=sys.stderr)
-    tap = floor_tap(stream, schema, records)
-    print(f"records_loaded={len(records)}", file=sys.stderr)
+def main(config: dict[str, Any]) -> None:
+    tap = floor_tap(config)
     print(f"tricks={','.join(sorted(TRICKS_IN_USE)) or 'none'}", file=sys.stderr)
-    writer = TapSupermetrics.message_writer_class.__name__
-    print(f"writer={writer}", file=sys.stderr)
+    print(f"writer={TapSupermetrics.message_writer_class.__name__}", file=sys.stderr)
     tap.sync_all()
+    stream = tap.streams[config["stream"]]
+    assert isinstance(stream, FloorStream)
+    print(f"requests=submit+status:{stream.calls},pages:{stream.pages}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(json.loads(sys.argv[1]))

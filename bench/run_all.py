@@ -43,12 +43,15 @@ from bench.common import (
     ROOT,
     EmulatorProcess,
     compare_records,
+    cpu_seconds,
     emulator_process,
     json_lines,
     message_counts,
     singer_records,
 )
+from tap_supermetrics.config import CONFIG_SCHEMA
 from tap_supermetrics.lifecycle import GROWTH, PollTiming
+from tap_supermetrics.lineage import LINEAGE_FIELD
 
 PYTHON = sys.executable
 STREAM = "keywords"
@@ -58,6 +61,8 @@ README = ROOT / "README.md"
 TABLE_START = "<!-- bench/RESULTS.md table: start -->"
 TABLE_END = "<!-- bench/RESULTS.md table: end -->"
 FIELDS = list(MILLION_ROW_QUERY["fields"])
+#: The tap's page size (its `page_size` default): the floor and the default tap use it too.
+TAP_PAGE_SIZE = int(CONFIG_SCHEMA["properties"]["page_size"]["default"])
 SMALL_QUERY = {
     "ds_id": "AW",
     "ds_accounts": ["111-111-1111"],
@@ -135,6 +140,7 @@ class Program:
     peak_mb: float
     output: Path
     stderr: str
+    emulator_cpu: float = 0.0  # CPU seconds the emulator spent while the program ran
     counts: Counter[str] = field(default_factory=Counter)
 
     def records(self, stream: str = STREAM) -> int:
@@ -176,6 +182,7 @@ class Bench:
     def run(self, name: str, command: list[str]) -> Program:
         """Run a command with stdout to a file; take wall time, peak RSS and counts."""
         output = self.work / f"{name}.out"
+        serving = cpu_seconds(self.emulator.process.pid)
         started = time.perf_counter()
         with output.open("wb") as out, tempfile.TemporaryFile() as err:
             process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
@@ -187,7 +194,8 @@ class Bench:
             msg = f"{name} ({shlex.join(command[:4])} ...) failed:\n{stderr[-3000:]}"
             raise RuntimeError(msg)
         cpu = usage.ru_utime + usage.ru_stime
-        program = Program(name, seconds, cpu, usage.ru_maxrss / 1024, output, stderr)
+        served = cpu_seconds(self.emulator.process.pid) - serving
+        program = Program(name, seconds, cpu, usage.ru_maxrss / 1024, output, stderr, served)
         if name.startswith("official"):
             program.counts["RECORD keywords"] = sum(1 for _ in output.open("rb"))
         else:
@@ -215,9 +223,9 @@ class Bench:
         )
         return path
 
-    def tap(self, name: str, config: Path, module: str = "tap_supermetrics") -> Program:
+    def tap(self, name: str, config: Path) -> Program:
         """Run the tap and check its record count against what the API promised."""
-        program = self.run(name, [PYTHON, "-m", module, "--config", str(config)])
+        program = self.run(name, [PYTHON, "-m", "tap_supermetrics", "--config", str(config)])
         for stream in {r["stream"] for r in program.query_runs()}:
             self.check(
                 program.records(stream) == program.promised(stream),
@@ -241,71 +249,79 @@ class Bench:
 
 
 def throughput(bench: Bench, config: Path, runs: dict[str, Program]) -> list[Row]:
-    """Tap, floor and row_memory preview interleaved, `repeats` times; the best of each."""
+    """Tap, SDK floor and emission alone interleaved, `repeats` times; the best of each."""
     big = bench.sizes.rows_label(bench.sizes.big_end)
-    taps, floors, previews, floor_ok = [], [], [], True
+    taps, floors, emissions = [], [], []
+    floor_ok = emission_ok = True
+    floor_config = ""
     for round_ in range(bench.sizes.repeats):
         taps.append(bench.tap(f"tap-big-one-window-{round_}", config))
         source = taps[0]
-        floor = bench.run(
-            f"floor-{round_}", [PYTHON, "-m", "bench.floor_tap", str(source.output), STREAM]
-        )
-        floor_ok &= bench.check(floor.records() == source.records(), floor.describe_counts())
-        floor_ok &= bench.same_output(
-            f"floor-{round_} vs tap",
-            compare_records(singer_records(floor.output, STREAM), _tap_records(source)),
-        )
+        if not floor_config:
+            floor_config = json.dumps(_floor_config(bench, source))
+        floor = bench.run(f"floor-{round_}", [PYTHON, "-m", "bench.floor_tap", floor_config])
+        floor_ok &= _check_floor(bench, floor, source)
         floor.output.unlink()
         floors.append(floor)
-        preview = bench.tap(
-            f"tap-row-memory-big-one-window-{round_}", config, "bench.tap_row_memory"
+        emission = bench.run(
+            f"emission-{round_}", [PYTHON, "-m", "bench.emission_tap", str(source.output), STREAM]
         )
-        bench.same_output(
-            f"row_memory preview {round_} vs tap",
-            compare_records(_tap_records(preview), _tap_records(source), FIELDS),
+        emission_ok &= bench.check(
+            emission.records() == source.records(), emission.describe_counts()
         )
-        preview.output.unlink()  # counted and compared: only its time and memory are kept
-        previews.append(preview)
+        emission_ok &= bench.same_output(
+            f"emission-{round_} vs tap",
+            compare_records(singer_records(emission.output, STREAM), _tap_records(source)),
+        )
+        emission.output.unlink()
+        emissions.append(emission)
         if round_:
             same = compare_records(_tap_records(taps[round_]), _tap_records(source), FIELDS)
             bench.same_output(f"tap run {round_} vs run 0", same)
             taps[round_].output.unlink()
     tap = runs["tap-big-one-window"] = min(taps, key=lambda p: p.seconds)
-    preview = runs["tap-row-memory-big-one-window"] = min(previews, key=lambda p: p.seconds)
+    floor = min(floors, key=lambda p: p.seconds)
     rows = tap.records()
 
-    def emission(floor: Program) -> float:
-        return floor.seconds - float(floor.stderr_value("precompute_seconds"))
+    def emitting(program: Program) -> float:
+        return program.seconds - float(program.stderr_value("precompute_seconds"))
 
-    floor = min(floors, key=emission)
-    floor_cpu = floor.cpu_seconds - float(floor.stderr_value("precompute_cpu_seconds"))
+    emission = min(emissions, key=emitting)
+    emission_cpu = emission.cpu_seconds - float(emission.stderr_value("precompute_cpu_seconds"))
     bench.notes += [
         (
-            f"1 best of {bench.sizes.repeats}, tap / floor / preview interleaved; "
-            f"wall seconds: tap {_seconds(taps)}, floor (emission) "
-            f"{', '.join(f'{emission(f):.2f}' for f in floors)}, "
-            f"row_memory preview {_seconds(previews)}"
+            f"1 best of {bench.sizes.repeats}, tap / floor / emission alone interleaved; wall "
+            f"seconds: tap {_seconds(taps)}, floor {_seconds(floors)}, emission alone "
+            f"{', '.join(f'{emitting(e):.2f}' for e in emissions)}"
         ),
         (
-            f"1 CPU seconds of the best runs: tap {tap.cpu_seconds:.2f}, floor emission "
-            f"{floor_cpu:.2f} (CPU ratio floor / tap {floor_cpu / tap.cpu_seconds:.2f}), preview "
-            f"{preview.cpu_seconds:.2f}; the emulator serves the tap from another process"
+            f"1 CPU seconds of the best runs: tap {tap.cpu_seconds:.2f}, floor "
+            f"{floor.cpu_seconds:.2f} (CPU ratio floor / tap "
+            f"{floor.cpu_seconds / tap.cpu_seconds:.2f}), emission alone {emission_cpu:.2f}; "
+            f"the emulator, serving from another process on the same cores, spent "
+            f"{tap.emulator_cpu:.2f} s serving the tap, {floor.emulator_cpu:.2f} s the floor"
         ),
         (
-            f"floor: loaded {int(floor.stderr_value('records_loaded')):,} records first "
-            f"(left out); writer {floor.stderr_value('writer')}; per-record hooks taken from "
-            f"QueryStream: {floor.stderr_value('tricks')}"
+            f"1a floor (bench/floor_tap.py): same query, same emulator, over HTTP; "
+            f"{floor.stderr_value('requests')} (page size {TAP_PAGE_SIZE:,}); writer "
+            f"{floor.stderr_value('writer')}; per-record hooks taken from QueryStream: "
+            f"{floor.stderr_value('tricks')}; the tap's PrefetchingSession"
         ),
         floor.describe_counts(),
+        (
+            f"1c emission alone (bench/emission_tap.py): loaded "
+            f"{int(emission.stderr_value('records_loaded')):,} records from the tap's output "
+            f"first (left out); writer {emission.stderr_value('writer')}; the same hooks"
+        ),
+        emission.describe_counts(),
     ]
 
     source = taps[0]  # the run whose output is kept
-    schema = _schema_without_lineage(source)
     default_config = {
         "api_key": API_KEY,
         "base_url": bench.emulator.base_url,
-        "page_size": 25_000,
-        "schema": schema,
+        "page_size": TAP_PAGE_SIZE,
+        "schema": _schema_without_lineage(source),
         "query": {**MILLION_ROW_QUERY, "end_date": bench.sizes.big_end, "sync_timeout": 0},
     }
     defaults, default_ok = [], True
@@ -328,9 +344,9 @@ def throughput(bench: Bench, config: Path, runs: dict[str, Program]) -> list[Row
     ]
     return [
         Row(
-            f"1a throughput vs SDK floor, {big} rows (rec/s)",
+            f"1a throughput vs SDK floor (same job over HTTP), {big} rows (rec/s)",
             rows / tap.seconds,
-            floor.records() / emission(floor),
+            floor.records() / floor.seconds,
             ">=",
             0.8,
             output_ok=floor_ok,
@@ -344,12 +360,41 @@ def throughput(bench: Bench, config: Path, runs: dict[str, Program]) -> list[Row
             output_ok=default_ok,
         ),
         Row(
-            f"1c throughput, row_memory preview vs tap as is, {big} rows (rec/s)",
-            preview.records() / preview.seconds,
+            f"1c throughput vs emission alone (no HTTP, no decoding), {big} rows (rec/s)",
             rows / tap.seconds,
+            emission.records() / emitting(emission),
             "",
+            output_ok=emission_ok,
         ),
     ]
+
+
+def _floor_config(bench: Bench, tap: Program) -> dict[str, Any]:
+    """The SDK floor's settings: the tap's query, emulator, page size and schema."""
+    return {
+        "api_key": API_KEY,
+        "base_url": bench.emulator.base_url,
+        "page_size": TAP_PAGE_SIZE,
+        "stream": STREAM,
+        "schema": _schema_without_lineage(tap),
+        "query": {**MILLION_ROW_QUERY, "end_date": bench.sizes.big_end},
+    }
+
+
+def _check_floor(bench: Bench, floor: Program, tap: Program) -> bool:
+    """The floor emits the tap's records of STREAM, in order, with the same keys and values.
+
+    Only the tap's lineage stamp (`LINEAGE_FIELD`) is left out of the comparison: the
+    floor stamps nothing. The floor has no `query_runs` stream.
+    """
+    streams = {key for key in floor.counts if key.startswith("RECORD ")}
+    ok = bench.check(
+        streams == {f"RECORD {STREAM}"} and floor.records() == tap.records(),
+        f"{floor.describe_counts()}; the tap: {tap.records():,} records of {STREAM!r}",
+    )
+    unstamped = ({k: v for k, v in r.items() if k != LINEAGE_FIELD} for r in _tap_records(tap))
+    difference = compare_records(singer_records(floor.output, STREAM), unstamped)
+    return bench.same_output(f"{floor.name} vs tap", difference) and ok
 
 
 def _seconds(programs: list[Program]) -> str:
@@ -382,21 +427,18 @@ def memory(bench: Bench, runs: dict[str, Program]) -> list[Row]:
     default_small = bench.tap("tap-small-default-windows", bench.tap_config(sizes.small_end))
     default_big = bench.tap("tap-big-default-windows", bench.tap_config(sizes.big_end))
     one_small, one_big = runs["tap-small-one-window"], runs["tap-big-one-window"]
-    preview_small = runs["tap-row-memory-small-one-window"]
-    preview_big = runs["tap-row-memory-big-one-window"]
-    module = {}
+    alone = {}
     for label, program in (("small", one_small), ("big", one_big)):
-        command = [PYTHON, "-m", "bench.row_memory", str(program.records())]
-        module[label] = json.loads(subprocess.check_output(command, cwd=ROOT))
+        command = [PYTHON, "-m", "bench.window_rows", str(program.records())]
+        alone[label] = json.loads(subprocess.check_output(command, cwd=ROOT))
     traced = json.loads(subprocess.check_output([*command, "--traced"], cwd=ROOT))
     bench.notes.append(
-        f"row_memory alone, {one_big.records():,} rows, keys + rows sets: "
-        f"{module['big']['bytes_per_row_nbytes']:.2f} bytes/row held (nbytes), "
-        f"{traced['bytes_per_row_traced']:.2f} bytes/row (tracemalloc); digests "
-        f"{module['big']['digest_ns_per_row']:.0f} ns/row, both sets "
-        f"{module['big']['sets_ns_per_row']:.0f} ns/row; peak RSS "
-        f"{module['small']['peak_rss_mb']:.1f} MB at {small} rows, "
-        f"{module['big']['peak_rss_mb']:.1f} MB at {big}"
+        f"2c the tap's row memory alone (WindowRows), one window of {one_big.records():,} "
+        f"rows: {alone['big']['bytes_per_row_nbytes']:.2f} bytes/row held (nbytes), "
+        f"{traced['bytes_per_row_traced']:.2f} bytes/row (tracemalloc); admit (digests and "
+        f"both checks) {alone['big']['admit_ns_per_row']:.0f} ns/row; peak RSS "
+        f"{alone['small']['peak_rss_mb']:.1f} MB at {small} rows, "
+        f"{alone['big']['peak_rss_mb']:.1f} MB at {big}"
     )
 
     def rss(name: str, large: Program, little: Program) -> Row:
@@ -405,18 +447,13 @@ def memory(bench: Bench, runs: dict[str, Program]) -> list[Row]:
     return [
         rss(f"2a peak RSS {big} vs {small} rows, 30-day windows (MB)", default_big, default_small),
         rss(f"2b peak RSS one window of {big} vs of {small} (MB)", one_big, one_small),
-        rss(
-            f"2c peak RSS one window of {big} vs {small}, row_memory preview (MB)",
-            preview_big,
-            preview_small,
-        ),
         Row(
-            f"2d row_memory alone, keys + rows sets of {big} rows (bytes/row)",
-            module["big"]["bytes_per_row_nbytes"],
+            f"2c row memory alone (WindowRows), one window of {big} rows (bytes/row)",
+            alone["big"]["bytes_per_row_nbytes"],
             None,
             "<=",
-            18.0,
-            "2 sets x 9",
+            13.0,
+            "8-byte key + 4-byte value digest, + 1",
         ),
     ]
 
@@ -687,9 +724,6 @@ def main() -> int:
             small = bench.tap_config(sizes.small_end, window_days=ONE_WINDOW)
             rows += throughput(bench, big, runs)
             fifth = official_client(bench, small, runs)
-            runs["tap-row-memory-small-one-window"] = bench.tap(
-                "tap-row-memory-small-one-window", small, module="bench.tap_row_memory"
-            )
             rows += memory(bench, runs)
             rows += many_queries(bench)
             for held in (True, False):

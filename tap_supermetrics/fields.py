@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -211,7 +212,7 @@ def _to_date(value: Any) -> str | None:  # noqa: ANN401 - a raw JSON cell
     if value is None or value == "":
         return None
     text = str(value)
-    if len(text) != 10 or text[4] != "-" or text[7] != "-":  # noqa: PLR2004 - YYYY-MM-DD
+    if not _ISO_DAY.fullmatch(text):
         raise ValueConversionError(value)
     return text
 
@@ -244,7 +245,7 @@ _FAST_PATHS = {
     "integer": "type({v}) is int",
     "number": "type({v}) is float",
     "boolean": "type({v}) is bool",
-    "string:date": 'type({v}) is str and len({v}) == 10 and {v}[4] == "-" and {v}[7] == "-"',
+    "string:date": "type({v}) is str and is_day({v})",
     "string:date-time": "type({v}) is str and {v}",
     "string": "type({v}) is str",
 }
@@ -253,7 +254,11 @@ _FAST_PATHS = {
 #: also takes numbers and booleans written as strings, exactly as the converters above
 #: would; anything else (`""` in a number column, a bad date) fails the fast path and
 #: the page goes through the converters instead.
-_DAY = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+#: Dates are decoded as ten-character strings; their digits are checked once per
+#: distinct value of a page (`_days_are_dates`), not once per cell: a regex in the
+#: decoder cost more than the rest of the decoding.
+_DAY = Annotated[str, msgspec.Meta(min_length=10, max_length=10)]
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TYPED_CELLS: dict[str, Any] = {
     "integer": int | None,
     "number": float | None,
@@ -274,11 +279,20 @@ class RowConverter:
     Both give the same records.
     """
 
-    def __init__(self, keys: Sequence[str], schemas: Sequence[dict[str, Any]]) -> None:
-        """Compile the conversion for columns `keys` typed by `schemas`."""
+    def __init__(
+        self,
+        keys: Sequence[str],
+        schemas: Sequence[dict[str, Any]],
+        constants: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Compile the conversion for columns `keys` typed by `schemas`.
+
+        `constants` are added to every record (the lineage stamp of the window).
+        """
         self.keys = tuple(keys)
         self.width = len(self.keys)
         types = [base_type(schema) for schema in schemas]
+        self._date_columns = [n for n, kind in enumerate(types) if kind == "string:date"]
         self.converters: tuple[Callable[[Any], Any], ...] = tuple(
             _CONVERTERS.get(kind, _to_string) for kind in types
         )
@@ -286,11 +300,16 @@ class RowConverter:
         row_type: Any = tuple.__class_getitem__(typed_cells)  # tuple[int | None, str, ...]
         self._typed = msgspec.json.Decoder(list[row_type], strict=False)
         namespace: dict[str, Any] = {f"c{n}": conv for n, conv in enumerate(self.converters)}
+        namespace["is_day"] = _ISO_DAY.fullmatch
         checked, plain = [], []
         for n, (key, kind) in enumerate(zip(self.keys, types, strict=True)):
             test = _FAST_PATHS.get(kind, _FAST_PATHS["string"]).format(v=f"v{n}")
             checked.append(f"{key!r}: (v{n} if {test} else c{n}(v{n}))")
             plain.append(f"{key!r}: v{n}")
+        for n, (key, value) in enumerate((constants or {}).items()):
+            namespace[f"k{n}"] = value
+            checked.append(f"{key!r}: k{n}")
+            plain.append(f"{key!r}: k{n}")
         unpack = ", ".join(f"v{n}" for n in range(self.width))
         source = ""
         for name, cells in (("convert_page", checked), ("build_page", plain)):
@@ -317,7 +336,10 @@ class RowConverter:
         if rows and isinstance(rows[0], msgspec.Raw):
             blob = b"[" + b",".join(rows) + b"]"
             try:
-                return self._build_page(self._typed.decode(blob), [])
+                typed = self._typed.decode(blob)
+                if self._days_are_dates(typed):
+                    return self._build_page(typed, [])
+                rows = _DECODER.decode(blob)  # the converters name the bad cell
             except msgspec.ValidationError:
                 rows = _DECODER.decode(blob)
         out: list[dict[str, Any]] = []
@@ -326,6 +348,14 @@ class RowConverter:
         except (ValueError, TypeError):
             index = len(out)
             raise ValueConversionError(self._explain(rows[index]), index) from None
+
+    def _days_are_dates(self, rows: Sequence[Sequence[Any]]) -> bool:
+        """Whether every date cell is YYYY-MM-DD, checking each distinct value once."""
+        for column in self._date_columns:
+            for value in {row[column] for row in rows}:
+                if value is not None and not _ISO_DAY.fullmatch(value):
+                    return False
+        return True
 
     def convert(self, row: Sequence[Any]) -> dict[str, Any]:
         """Convert one decoded row (see `convert_page`)."""

@@ -257,10 +257,10 @@ class KeyedDigests:
                 low_keys, low_values = self._keys[number], self._values[number]
                 self._keys[number], self._values[number] = _EMPTY_KEYS, _EMPTY_VALUES
                 cut = bisect_left(low_keys, (2 * number + 1) << shift)
-                high_keys, high_values = low_keys[cut:], low_values[cut:]
-                del low_keys[cut:], low_values[cut:]
-                keys += (low_keys, high_keys)
-                values += (low_values, high_values)
+                # Slices are exact-size copies: the old arrays' insertion slack is freed.
+                keys += (low_keys[:cut], low_keys[cut:])
+                values += (low_values[:cut], low_values[cut:])
+                del low_keys, low_values
             self._keys, self._values = keys, values
 
 

@@ -289,7 +289,7 @@ class QueryStream(SupermetricsStream):
     ) -> Iterator[dict[str, Any]]:
         """Yield the window's records: the first page from `answer`, then the others."""
         first = read_page(answer, [])
-        converter = self._converter(first.field_meta, execution.describe)
+        converter = self._converter(first.field_meta, execution)
         header_names = [
             [str(meta.get("field_name")) for meta in first.field_meta or []],
             list(self.definition.fields),
@@ -322,9 +322,6 @@ class QueryStream(SupermetricsStream):
         except ValueConversionError as error:
             msg = f"{reading.execution.describe}, row {reading.offset + error.index}: {error}"
             raise ResultShapeError(msg) from None
-        stamp = reading.execution.extracted_at
-        for record in records:
-            record[LINEAGE_FIELD] = stamp
         emitted, duplicate = reading.rows.admit(records, rows)
         if duplicate is not None:
             msg = (
@@ -336,8 +333,11 @@ class QueryStream(SupermetricsStream):
         reading.offset += len(rows)
         return emitted
 
-    def _converter(self, field_meta: list[dict[str, Any]] | None, describe: str) -> RowConverter:
+    def _converter(
+        self, field_meta: list[dict[str, Any]] | None, execution: QueryExecution
+    ) -> RowConverter:
         """Order the conversion by the API's columns, typed by the effective schema."""
+        describe = execution.describe
         configured = list(self.definition.fields)
         if field_meta is None:
             columns = configured
@@ -357,7 +357,8 @@ class QueryStream(SupermetricsStream):
         properties = self.effective_schema.get("properties", {})
         for message in type_disagreements(properties, field_meta or []):
             self.logger.warning("%s: %s", describe, message)
-        return RowConverter(columns, [properties.get(column, {}) for column in columns])
+        schemas = [properties.get(column, {}) for column in columns]
+        return RowConverter(columns, schemas, {LINEAGE_FIELD: execution.extracted_at})
 
     # Paging through the SDK ---------------------------------------------------
 
