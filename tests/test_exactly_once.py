@@ -93,3 +93,17 @@ def test_an_append_only_target_gets_each_row_once_after_an_expiry_mid_paging(
     expected = expected_rows(emulator, "AW", FIELDS, "2024-01-01", "2024-01-05", ["111-111-1111"])
     assert loaded == expected  # each row once, in order: none twice after the second read
     assert len(expected) == 5 * 12 * 3
+
+
+def test_every_row_is_found_again_across_bucket_splits() -> None:
+    window = WindowRows(["Date", "CampaignName"])
+    rows = [{"Date": "2024-01-01", "CampaignName": f"c{n}", "Clicks": n} for n in range(20_000)]
+    window.start_read()
+    assert window.admit(rows, raw(rows)) == (rows, None)  # grows through many bucket splits
+
+    window.start_read()
+    changed = [{**row, "Clicks": -1} if n % 1000 == 0 else row for n, row in enumerate(rows)]
+    emitted, duplicate = window.admit(changed, raw(changed))
+
+    assert duplicate is None
+    assert emitted == changed[::1000]  # every identical row found, only the changed ones out
