@@ -25,9 +25,10 @@ copied, so that the floor follows the tap when it changes:
   conformance, no child contexts, no per-record state, the lean record path without the
   deselection walk);
 - the tap's `PrefetchingSession`: the next page travels while this one is written
-  (unpaced: the floor spends no time on the request budget).
+  (unpaced: the floor spends no time on the request budget);
+- the tap's allocator setting (`allocator.py`: glibc's mmap threshold fixed).
 
-Prints `writer=`, `tricks=` and `requests=` to stderr.
+Prints `allocator=`, `writer=`, `tricks=` and `requests=` to stderr.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import PageContext
 
+from tap_supermetrics.allocator import keep_large_buffers_out_of_the_heap
 from tap_supermetrics.client import PrefetchingSession
 from tap_supermetrics.pacing import RequestPacer
 from tap_supermetrics.streams import QueryStream
@@ -221,7 +223,9 @@ def floor_tap(config: dict[str, Any]) -> Tap:
 
 
 def main(config: dict[str, Any]) -> None:
+    allocator = keep_large_buffers_out_of_the_heap()  # the tap's allocator setting too
     tap = floor_tap(config)
+    print(f"allocator={'mmap-threshold-fixed' if allocator else 'unchanged'}", file=sys.stderr)
     print(f"tricks={','.join(sorted(TRICKS_IN_USE)) or 'none'}", file=sys.stderr)
     print(f"writer={TapSupermetrics.message_writer_class.__name__}", file=sys.stderr)
     tap.sync_all()

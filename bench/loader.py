@@ -54,10 +54,10 @@ from psycopg import sql
 from singer_sdk.sinks.core import Sink
 
 from supermetrics_emulator import EmulatorServer
+from tests.meltano_project import MELTANO, install_plugins, run_env
 from tests.postgres import TemporaryPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 TAP = Path(sys.executable).parent / "tap-supermetrics"
 TARGET = ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "target-postgres"
 API_KEY = "bench-loader-key"
@@ -200,23 +200,8 @@ class Bench:
         }
 
     def meltano_env(self, days: int, config: str) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("MELTANO_", "TAP_SUPERMETRICS_", "TARGET_POSTGRES_"))
-        }
-        env.update(
-            MELTANO_DATABASE_URI=f"sqlite:///{self.work / f'meltano-{config}.db'}",
-            TARGET_POSTGRES_HOST=self.postgres.host,
-            TARGET_POSTGRES_PORT=str(self.postgres.port),
-            TARGET_POSTGRES_USER=self.postgres.user,
-            TARGET_POSTGRES_PASSWORD=self.postgres.password,
-            TARGET_POSTGRES_DATABASE="postgres",
-            TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=schema_name(config),
-        )
-        for name, value in self.tap_settings(days).items():
-            text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-            env[f"TAP_SUPERMETRICS_{name.upper()}"] = text
+        system_db = self.work / f"meltano-{config}.db"
+        env = run_env(self.postgres, system_db, schema_name(config), self.tap_settings(days))
         for name, value in loader_overrides(config).items():
             text = json.dumps(value) if isinstance(value, bool) else str(value)
             env[f"TARGET_POSTGRES_{name.upper()}"] = text
@@ -411,12 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown configuration(s) {sorted(unknown)}; choose among {CONFIGS}")
     if not MELTANO.exists():
         parser.error("Meltano is missing: run scripts/bootstrap --meltano")
-    subprocess.run(
-        [str(MELTANO), "install", "tap-supermetrics", "target-postgres"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    install_plugins()
 
     with (
         EmulatorServer(api_key=API_KEY, run_seconds=0.2) as emulator,

@@ -305,7 +305,8 @@ def throughput(bench: Bench, config: Path, runs: dict[str, Program]) -> list[Row
             f"1a floor (bench/floor_tap.py): same query, same emulator, over HTTP; "
             f"{floor.stderr_value('requests')} (page size {TAP_PAGE_SIZE:,}); writer "
             f"{floor.stderr_value('writer')}; per-record hooks taken from QueryStream: "
-            f"{floor.stderr_value('tricks')}; the tap's PrefetchingSession"
+            f"{floor.stderr_value('tricks')}; the tap's PrefetchingSession; allocator "
+            f"{floor.stderr_value('allocator')}"
         ),
         floor.describe_counts(),
         (
@@ -435,8 +436,9 @@ def memory(bench: Bench, runs: dict[str, Program]) -> list[Row]:
     bench.notes.append(
         f"2c the tap's row memory alone (WindowRows), one window of {one_big.records():,} "
         f"rows: {alone['big']['bytes_per_row_nbytes']:.2f} bytes/row held (nbytes), "
-        f"{traced['bytes_per_row_traced']:.2f} bytes/row (tracemalloc); admit (digests and "
-        f"both checks) {alone['big']['admit_ns_per_row']:.0f} ns/row; peak RSS "
+        f"{traced['bytes_per_row_traced']:.2f} bytes/row (tracemalloc); admit (both checks; "
+        f"the converter makes the digests) {alone['big']['admit_ns_per_row']:.0f} ns/row; "
+        f"peak RSS "
         f"{alone['small']['peak_rss_mb']:.1f} MB at {small} rows, "
         f"{alone['big']['peak_rss_mb']:.1f} MB at {big}"
     )
@@ -453,7 +455,7 @@ def memory(bench: Bench, runs: dict[str, Program]) -> list[Row]:
             None,
             "<=",
             13.0,
-            "8-byte key + 4-byte value digest, + 1",
+            "8-byte key digest + 4-byte row digest, + 1",
         ),
     ]
 

@@ -3,12 +3,13 @@
 Run: python -m bench.window_rows ROWS [--traced]   (prints one JSON object)
 
 Rows shaped like the benchmark query's (date, keyword, eight metrics) are made page by
-page, as raw JSON rows (what the API sends) and as records (with the lineage stamp),
-and dropped after use, as the tap does; every page goes through `WindowRows.admit`,
-the tap's two checks in one: the duplicate-key check and exactly-once tracking (a key
-digest and a value digest per row, `KeyedDigests`). Reported: bytes held per row
-(`nbytes`; with --traced also as tracemalloc counts it, which slows everything down),
-nanoseconds per row of `admit` (digests included), and the process's peak RSS (the
+page as raw JSON rows (what the API sends), go through the tap's row converter (records
+with the lineage stamp, and their digests) and are dropped after use, as the tap does;
+every page goes through `WindowRows.admit`, the tap's two checks in one: the
+duplicate-key check and exactly-once tracking (key digests by day, row digests in
+arrival order). Reported: bytes held per row (`nbytes`; with --traced also as
+tracemalloc counts it, which slows everything down), nanoseconds per row of `admit` (the
+digests come with the records and are not counted), and the process's peak RSS (the
 tap's modules are imported first, so the process starts from the tap's own footprint).
 """
 
@@ -25,32 +26,42 @@ from typing import Any
 import msgspec
 
 import tap_supermetrics.tap  # noqa: F401 - start from the tap's footprint
-from bench.common import peak_rss_mb
+from bench.common import MILLION_ROW_QUERY, peak_rss_mb
+from tap_supermetrics.fields import RowConverter, json_type
 from tap_supermetrics.lineage import LINEAGE_FIELD
+from tap_supermetrics.row_memory import PageDigests
 from tap_supermetrics.window_rows import WindowRows
 
 PAGE = 25_000
 KEYWORDS = 1_000
-FIELDS = (
-    "Date",
-    "Keyword",
-    "Impressions",
-    "Clicks",
-    "Cost",
-    "CTR",
-    "Conversions",
-    "ConversionRate",
-    "VideoViews",
-    "AverageCpc",
-)
+FIELDS = tuple(MILLION_ROW_QUERY["fields"])  # the benchmark query's columns
 KEYS = ["Date", "Keyword"]
 _encode = msgspec.json.Encoder().encode
 
 
-def page(first: int, count: int) -> tuple[list[dict[str, Any]], list[msgspec.Raw]]:
-    """Rows `first`..`first + count - 1` (one day per 1,000 keywords): records, raw rows."""
+#: The benchmark query's columns as Supermetrics types them.
+DATA_TYPES = (
+    "string.time.date",
+    "string.text.value",
+    *["int.number.value"] * 2,
+    *["float.number.value"] * 4,
+    "int.number.value",
+    "float.number.value",
+)
+STAMP = "2026-01-01T00:00:00.000000+00:00"
+CONVERTER = RowConverter(
+    FIELDS, [json_type(t) for t in DATA_TYPES], {LINEAGE_FIELD: STAMP}, KEYS, day_key="Date"
+)
+
+
+def page(first: int, count: int) -> tuple[list[dict[str, Any]], PageDigests]:
+    """Rows `first`..`first + count - 1` (one day per 1,000 keywords), as the tap has them.
+
+    The rows are made as the API sends them (raw JSON) and go through the tap's own
+    row converter, which returns the records and their digests.
+    """
     start = dt.date(2020, 1, 1)
-    records, raw = [], []
+    raw = []
     for index in range(first, first + count):
         day, keyword = divmod(index, KEYWORDS)
         values = (
@@ -65,37 +76,34 @@ def page(first: int, count: int) -> tuple[list[dict[str, Any]], list[msgspec.Raw
             index % 5_003,
             (index % 1_009) / 100,
         )
-        record = dict(zip(FIELDS, values, strict=True))
-        record[LINEAGE_FIELD] = "2026-01-01T00:00:00.000000+00:00"
-        records.append(record)
         raw.append(msgspec.Raw(_encode(values)))
-    return records, raw
+    return CONVERTER.convert_page_digested(raw)
 
 
 def measure(rows: int, *, traced: bool) -> dict[str, float]:
     """Admit `rows` rows page by page (timings are only sound untraced)."""
-    window = WindowRows(KEYS)
+    window = WindowRows(KEYS, day_key="Date")
     window.start_read()
     admit_seconds = 0.0
     if traced:
         tracemalloc.start()
     for first in range(0, rows, PAGE):
-        records, raw = page(first, min(PAGE, rows - first))
+        records, digests = page(first, min(PAGE, rows - first))
         started = time.perf_counter()
-        emitted, duplicate = window.admit(records, raw)
+        emitted, duplicate = window.admit(records, digests)
         admit_seconds += time.perf_counter() - started
         assert duplicate is None
         assert len(emitted) == len(records)
-        del records, raw, emitted
+        del records, digests, emitted
     held = tracemalloc.get_traced_memory()[0] if traced else float("nan")
     tracemalloc.stop()
-    digests = window._digests  # noqa: SLF001 - its size is what is measured
-    assert len(digests) == rows
+
+    assert len(window) == rows  # every key held
     return {
         "rows": rows,
         "traced": traced,
         "bytes_per_row_traced": held / rows,
-        "bytes_per_row_nbytes": digests.nbytes / rows,
+        "bytes_per_row_nbytes": window.nbytes / rows,
         "admit_ns_per_row": admit_seconds / rows * 1e9,
         "peak_rss_mb": peak_rss_mb(os.getpid()),
     }

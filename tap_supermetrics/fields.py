@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from tap_supermetrics.row_memory import KEY_BITS, ROW_BITS, PageDigests
+
 LOGGER = logging.getLogger("tap_supermetrics.fields")
 
 #: Bare type names seen in older answers and in the seed document.
@@ -269,6 +271,10 @@ _TYPED_CELLS: dict[str, Any] = {
 }
 
 
+_PageBuilder = Callable[..., list[dict[str, Any]]]
+_ENCODE = msgspec.json.Encoder().encode
+
+
 class RowConverter:
     """Turns result pages into records, checking their shape and types.
 
@@ -284,12 +290,26 @@ class RowConverter:
         keys: Sequence[str],
         schemas: Sequence[dict[str, Any]],
         constants: Mapping[str, Any] | None = None,
+        primary_key: Sequence[str] = (),
+        day_key: str | None = None,
     ) -> None:
         """Compile the conversion for columns `keys` typed by `schemas`.
 
-        `constants` are added to every record (the lineage stamp of the window).
+        `constants` are added to every record (the lineage stamp of the window). Each
+        converter also computes, while each row is at hand, what the window's row memory
+        needs (`PageDigests`): reading the records again costs a cache miss per record on
+        pages of tens of thousands of rows. Its key digest is the hash of the values of
+        `primary_key` (columns among `keys`; their JSON encoding unless they are all
+        strings, whose hashes have no collisions by construction), its row digest the
+        hash of the row's typed values, and its day the value of `day_key`.
         """
         self.keys = tuple(keys)
+        self.primary_key = tuple(primary_key)
+        missing = set(self.primary_key) - set(self.keys)
+        if missing:
+            msg = f"primary key fields {sorted(missing)} are not among the columns"
+            raise ValueError(msg)
+        self.day_key = day_key if day_key in self.primary_key else None
         self.width = len(self.keys)
         types = [base_type(schema) for schema in schemas]
         self._date_columns = [n for n, kind in enumerate(types) if kind == "string:date"]
@@ -301,50 +321,79 @@ class RowConverter:
         self._typed = msgspec.json.Decoder(list[row_type], strict=False)
         namespace: dict[str, Any] = {f"c{n}": conv for n, conv in enumerate(self.converters)}
         namespace["is_day"] = _ISO_DAY.fullmatch
-        checked, plain = [], []
-        for n, (key, kind) in enumerate(zip(self.keys, types, strict=True)):
+        namespace["encode"] = _ENCODE
+        converted = []
+        for n, kind in enumerate(types):
             test = _FAST_PATHS.get(kind, _FAST_PATHS["string"]).format(v=f"v{n}")
-            checked.append(f"{key!r}: (v{n} if {test} else c{n}(v{n}))")
-            plain.append(f"{key!r}: v{n}")
+            converted.append(f"        x{n} = v{n} if {test} else c{n}(v{n})\n")
+        stamped = []
         for n, (key, value) in enumerate((constants or {}).items()):
             namespace[f"k{n}"] = value
-            checked.append(f"{key!r}: k{n}")
-            plain.append(f"{key!r}: k{n}")
+            stamped.append(f"{key!r}: k{n}")
         unpack = ", ".join(f"v{n}" for n in range(self.width))
+        columns = [self.keys.index(key) for key in self.primary_key]
+
+        def record_cells(cell: str) -> list[str]:
+            return [f"{key!r}: {cell}{n}" for n, key in enumerate(self.keys)]
+
+        string_keys = all(types[n].startswith("string") for n in columns)
+        row_mask = (1 << (ROW_BITS if self.primary_key else KEY_BITS)) - 1
         source = ""
-        for name, cells in (("convert_page", checked), ("build_page", plain)):
+        # The fast path's rows are the typed tuples themselves: `hash(row)` is the hash of
+        # its values, as the checked path computes it from the converted ones.
+        converted_values = "({})".format("".join(f"x{n}, " for n in range(self.width)))
+        for name, cell, convert, row_values in (
+            ("convert_page", "x", converted, converted_values),
+            ("build_page", "v", [], "row"),
+        ):
+            key_values = "".join(f"{cell}{n}, " for n in columns)
+            key_digest = f"hash(({key_values}))" if string_keys else f"hash(encode(({key_values})))"
             source += (
-                f"def {name}(rows, out):\n"
-                "    append = out.append\n"
+                f"def {name}(rows, out, keys, digests, days):\n"
+                "    append, add_key, add_digest, add_day = "
+                "out.append, keys.append, digests.append, days.append\n"
                 "    for row in rows:\n"
                 f"        {unpack}, = row\n"
-                f"        append({{{', '.join(cells)}}})\n"
-                "    return out\n"
+                + "".join(convert)
+                + f"        append({{{', '.join([*record_cells(cell), *stamped])}}})\n"
+                f"        add_digest(hash({row_values}) & {row_mask})\n"
+                + (f"        add_key({key_digest} & {(1 << KEY_BITS) - 1})\n" if columns else "")
+                + (
+                    f"        add_day({cell}{self.keys.index(self.day_key)})\n"
+                    if self.day_key
+                    else ""
+                )
+                + "    return out\n"
             )
         exec(compile(source, "<tap_supermetrics row converter>", "exec"), namespace)  # noqa: S102 - keys are repr()-quoted
-        self._convert_page: Callable[[Sequence[Any], list[Any]], list[Any]] = namespace[
-            "convert_page"
-        ]
-        self._build_page: Callable[[Sequence[Any], list[Any]], list[Any]] = namespace["build_page"]
+        self._convert_page: _PageBuilder = namespace["convert_page"]
+        self._build_page: _PageBuilder = namespace["build_page"]
 
     def convert_page(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        """Convert a page of rows, or raise ValueConversionError naming the row and cell.
+        """The page's records (see `convert_page_digested`)."""
+        return self.convert_page_digested(rows)[0]
 
-        `rows` holds either decoded rows (lists of cells) or each row's raw JSON
-        (`msgspec.Raw`), which takes the fast path.
+    def convert_page_digested(
+        self, rows: Sequence[Any]
+    ) -> tuple[list[dict[str, Any]], PageDigests]:
+        """The page's records, and their digests for the row memory.
+
+        Raises ValueConversionError naming the row and cell. `rows` holds either decoded
+        rows (lists of cells) or each row's raw JSON (`msgspec.Raw`): the fast path.
         """
+        digests = PageDigests([], [], [])
         if rows and isinstance(rows[0], msgspec.Raw):
             blob = b"[" + b",".join(rows) + b"]"
             try:
                 typed = self._typed.decode(blob)
                 if self._days_are_dates(typed):
-                    return self._build_page(typed, [])
+                    return self._build_page(typed, [], *digests), digests
                 rows = _DECODER.decode(blob)  # the converters name the bad cell
             except msgspec.ValidationError:
                 rows = _DECODER.decode(blob)
         out: list[dict[str, Any]] = []
         try:
-            return self._convert_page(rows, out)
+            return self._convert_page(rows, out, *digests), digests
         except (ValueError, TypeError):
             index = len(out)
             raise ValueConversionError(self._explain(rows[index]), index) from None

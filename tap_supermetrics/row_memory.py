@@ -1,86 +1,137 @@
-"""Compact memory of the rows of one window: 64-bit digests at about 8 bytes a row.
+"""Compact memory of the rows of one window: digests in sorted arrays, no object per row.
 
-Two checks need to remember every row of a window while it is read: no two rows may
-share a primary key (a target would merge them), and, once a window is read again after
-its results expired, a row already emitted must not be emitted twice. A Python `set`
-of `int` costs about 70 bytes a row (the int object and its slot), which makes a
-window of millions of rows the largest thing in the tap's memory. `DigestSet` keeps
-the same digests in sorted `array("q")` buckets instead: 8 bytes a digest, plus under
-half a byte of bucket overhead.
+Two checks remember every row of a window while it is read: no two rows may share a
+primary key (a target would merge them), and, once a window is read again after its
+results expired, a row already emitted must not be emitted twice. A Python `set` of
+`int` costs about 70 bytes a row (the int object and its slot), which makes a window of
+a million rows the largest thing in the tap's memory. `DigestSet` keeps the same
+digests in sorted `array` buckets: 8 bytes a 63-bit digest (4 for 31-bit ones), plus
+under half a byte of bucket overhead, and its common path is one `bisect` and one
+`insert` a row.
 
-Digests are signed 64-bit integers as `hash()` returns them. `key_digests` and
-`row_digests` make them from records: they hash the msgspec JSON encoding of the
-values, so two values that a target would tell apart never share a digest by
-construction (`hash(-1) == hash(-2)` in Python, for instance, but their encodings
-differ); only chance collisions remain, about n**2 / 2**65 for n rows (3e-8 for a
-million rows). Digests use Python's per-process hash seed: they mean nothing across runs.
+Key digests hash the msgspec JSON encoding of the key values, or the values themselves
+when they are all strings, so two keys that a target would tell apart never share a
+digest by construction (`hash(-1) == hash(-2)` in Python, for instance, but their
+encodings differ); only chance collisions remain, about n**2 / 2**64 for n rows (5e-8
+for a million rows). Row digests hash the row's typed values (see `window_rows` for
+what that misses). Digests use Python's per-process hash seed: they mean nothing
+across runs, and none is written to state.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from itertools import groupby
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
-#: Average digests per bucket before the bucket count doubles: small enough for a
-#: quick `bisect` and `insert`, large enough that a bucket's own 64 bytes are noise.
-BUCKET_DIGESTS = 256
-_WIDTH = 64
-_FIRST_BITS = 1  # two buckets: the sign bit splits them, so each holds one sign
-_EMPTY: array[int] = array("q")
+#: Average digests per bucket before the bucket count doubles: small enough for a quick
+#: `bisect` and `insert`, large enough that a bucket's own ~90 bytes are noise.
+BUCKET_DIGESTS = 384
+KEY_BITS = 63
+ROW_BITS = 31
+_TYPECODES = {KEY_BITS: "Q", ROW_BITS: "I"}
+_FIRST_BITS = 0  # one bucket until it holds BUCKET_DIGESTS
 
 _encode = msgspec.json.Encoder().encode
 
 
+class PageDigests(NamedTuple):
+    """What the row memory needs of a page, one entry per row, computed with the rows.
+
+    `keys`: 63-bit digests of the primary-key values (empty without a primary key);
+    `rows`: digests of the rows' values, 31-bit with a primary key, 63-bit without;
+    `days`: each row's value of the day field, when the primary key holds one.
+    """
+
+    keys: list[int]
+    rows: list[int]
+    days: list[Any]
+
+
+def page_digests(
+    records: Sequence[Mapping[str, Any]], keys: Sequence[str], day_key: str | None = None
+) -> PageDigests:
+    """`PageDigests` made from records (every value of a record is a column)."""
+    bits = ROW_BITS if keys else KEY_BITS
+    rows = [hash(tuple(record.values())) & ((1 << bits) - 1) for record in records]
+    key_digests_ = key_digests(records, keys) if keys else []
+    days = [record[day_key] for record in records] if day_key and day_key in keys else []
+    return PageDigests(key_digests_, rows, days)
+
+
 def key_digests(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[int]:
-    """Digest each record's values of `keys` (the primary key), in `keys` order.
+    """63-bit digests of each record's values of `keys`, in `keys` order.
 
     Raises:
         ValueError: `keys` is empty.
         KeyError: a record lacks one of `keys`.
     """
+    return cell_digests(key_values(records, keys))
+
+
+def key_values(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Each record's values of `keys`, as a tuple in `keys` order."""
     if not keys:
         msg = "key_digests needs at least one key"
         raise ValueError(msg)
     if len(keys) == 1:
         (key,) = keys
-        return [hash(_encode((record[key],))) for record in records]
-    key_of = itemgetter(*keys)
-    return [hash(_encode(key_of(record))) for record in records]
+        return [(record[key],) for record in records]
+    return list(map(itemgetter(*keys), records))
 
 
-def row_digests(records: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Digest each record's values, in the record's key order (the same for a window)."""
-    return [hash(_encode(tuple(record.values()))) for record in records]
+def cell_digests(key_cells: Sequence[tuple[Any, ...]]) -> list[int]:
+    """63-bit digests of each row's key values, given as a tuple (see `key_digests`)."""
+    mask = (1 << KEY_BITS) - 1
+    return [hash(_encode(cells)) & mask for cells in key_cells]
 
 
 class DigestSet:
-    """A set of signed 64-bit digests, 8 bytes each, in sorted buckets by leading bits.
+    """A set of `bits`-bit digests (63 or 31) in sorted buckets by their leading bits.
 
-    Bucket `j` holds the digests whose leading `bits` bits (two's complement) are `j`,
-    sorted; there is one bucket per `BUCKET_DIGESTS` digests on average, and the
-    bucket count doubles (each bucket split in two at C speed) as the set grows. A look-up
-    is a `bisect` in one bucket, an addition an `insert` into it. Digests must be well
-    spread (the helpers' are); any other ints in range work too, only more slowly.
+    Bucket `j` holds the digests whose leading `level` bits are `j`, sorted, and ends
+    with a sentinel above every digest (so a look-up needs no bounds check). There is
+    one bucket per `BUCKET_DIGESTS` digests on average; the bucket count doubles (each
+    bucket cut in two at C speed) as the set grows. Digests must be well spread (the
+    helpers' are); any other ints in range work too, only more slowly.
     """
 
-    def __init__(self) -> None:
-        """Start empty."""
-        self._bits = _FIRST_BITS
-        self._buckets: list[array[int]] = [array("q") for _ in range(1 << _FIRST_BITS)]
+    def __init__(self, bits: int = KEY_BITS) -> None:
+        """Start empty, for digests of `bits` bits (`KEY_BITS` or `ROW_BITS`)."""
+        self.bits = bits
+        self._typecode = _TYPECODES[bits]
+        self._sentinel = 1 << bits
+        self._level = _FIRST_BITS
+        self._buckets = [self._bucket() for _ in range(1 << _FIRST_BITS)]
         self._count = 0
 
-    def clear(self) -> None:
-        """Forget every digest and give the memory back."""
-        self._bits = _FIRST_BITS
-        self._buckets = [array("q") for _ in range(1 << _FIRST_BITS)]
-        self._count = 0
+    @classmethod
+    def from_sorted(cls, digests: Sequence[int], bits: int = KEY_BITS) -> DigestSet:
+        """A set of `digests`, distinct and ascending, cut into buckets at C speed."""
+        made = cls(bits)
+        made._count = len(digests)
+        while made._count > BUCKET_DIGESTS << made._level:
+            made._level += 1
+        shift = bits - made._level
+        held = array(made._typecode, digests)
+        made._buckets, start = [], 0
+        for number in range(1, (1 << made._level) + 1):
+            end = bisect_left(held, number << shift, start)
+            bucket = held[start:end]
+            bucket.append(made._sentinel)
+            made._buckets.append(bucket)
+            start = end
+        return made
+
+    def _bucket(self) -> array[int]:
+        return array(self._typecode, [self._sentinel])
 
     def __len__(self) -> int:
         """How many distinct digests are held."""
@@ -88,190 +139,190 @@ class DigestSet:
 
     def __contains__(self, digest: object) -> bool:
         """Whether `digest` is held."""
-        if not isinstance(digest, int):
+        if not isinstance(digest, int) or not 0 <= digest < self._sentinel:
             return False
-        bucket = self._bucket_of(digest)
-        at = bisect_left(bucket, digest)
-        return at < len(bucket) and bucket[at] == digest
+        bucket = self._buckets[digest >> (self.bits - self._level)]
+        return bucket[bisect_left(bucket, digest)] == digest
 
     @property
     def nbytes(self) -> int:
-        """Bytes allocated for the digests and the bucket list (not counting slack)."""
-        buckets = self._buckets
-        return sum(b.itemsize * len(b) + 64 for b in buckets) + 8 * len(buckets) + 56
+        """Bytes allocated for digests, sentinels and buckets (not counting slack)."""
+        size = array(self._typecode).itemsize
+        held = sum(64 + size * len(bucket) for bucket in self._buckets)
+        return held + 8 * len(self._buckets) + 56 + 48
 
     def add_page(self, digests: Sequence[int]) -> int | None:
-        """Add a page of digests; return the index of the first already present, if any.
+        """Add a page of digests; return the index of the first one already held, if any.
 
-        "Already present" covers digests added before and digests repeated earlier in
-        the same page: this is the duplicate-key check. On a hit, the digests before it
-        are kept and those from it on are not.
+        "Already held" covers digests added before and digests repeated earlier in the
+        same page: the duplicate-key check. On a hit, the digests before it are kept
+        and those from it on are not. This is the hot path of every read: keep it lean.
         """
-        buckets = self._buckets
-        shift = _WIDTH - self._bits
-        mask = (1 << self._bits) - 1
+        self._grow(self._count + len(digests))
+        buckets, find = self._buckets, bisect_left
+        shift = self.bits - self._level
         for index, digest in enumerate(digests):
-            bucket = buckets[(digest >> shift) & mask]
-            at = bisect_left(bucket, digest)
-            if at < len(bucket) and bucket[at] == digest:
+            bucket = buckets[digest >> shift]
+            at = find(bucket, digest)
+            if bucket[at] == digest:
                 self._count += index
-                self._grow()
                 return index
             bucket.insert(at, digest)
         self._count += len(digests)
-        self._grow()
         return None
 
-    def add_new(self, digests: Iterable[int]) -> list[int]:
-        """Add digests; return the indexes of those not held before, in order.
+    def add(self, digest: int) -> bool:
+        """Add one digest; whether it was new."""
+        self._grow(self._count + 1)
+        bucket = self._buckets[digest >> (self.bits - self._level)]
+        at = bisect_left(bucket, digest)
+        if bucket[at] == digest:
+            return False
+        bucket.insert(at, digest)
+        self._count += 1
+        return True
 
-        A digest repeated within `digests` counts as new at its first index only. This
-        is the exactly-once check: of a page read again, emit only the returned rows.
-        """
+    def update(self, digests: Sequence[int]) -> None:
+        """Add digests, repeats allowed."""
+        self._grow(self._count + len(digests))
         buckets = self._buckets
-        shift = _WIDTH - self._bits
-        mask = (1 << self._bits) - 1
-        fresh: list[int] = []
-        for index, digest in enumerate(digests):
-            bucket = buckets[(digest >> shift) & mask]
+        shift = self.bits - self._level
+        for digest in digests:
+            bucket = buckets[digest >> shift]
             at = bisect_left(bucket, digest)
-            if at < len(bucket) and bucket[at] == digest:
-                continue
-            bucket.insert(at, digest)
-            fresh.append(index)
-        self._count += len(fresh)
-        self._grow()
-        return fresh
+            if bucket[at] != digest:
+                bucket.insert(at, digest)
+                self._count += 1
 
-    def _bucket_of(self, digest: int) -> array[int]:
-        return self._buckets[(digest >> (_WIDTH - self._bits)) & ((1 << self._bits) - 1)]
+    def sorted(self) -> list[int]:
+        """Every digest, ascending."""
+        return [digest for bucket in self._buckets for digest in bucket[:-1]]
 
-    def _grow(self) -> None:
-        """Double the buckets while they hold more than `BUCKET_DIGESTS` on average."""
-        while self._count > BUCKET_DIGESTS * len(self._buckets):
-            self._bits += 1
-            shift = _WIDTH - self._bits
-            old = self._buckets
+    def _grow(self, count: int) -> None:
+        """Double the buckets until `count` digests average at most `BUCKET_DIGESTS`."""
+        while count > BUCKET_DIGESTS * len(self._buckets):
+            self._level += 1
+            shift = self.bits - self._level
             split: list[array[int]] = []
-            for number in range(len(old)):
-                bucket, old[number] = old[number], _EMPTY  # never two copies of the set
+            for number in range(len(self._buckets)):
+                bucket, self._buckets[number] = self._buckets[number], _NOTHING
                 # Digests of bucket `number` whose next bit is 1 start at this value.
-                upper = (2 * number + 1) << shift
-                if upper >= 1 << (_WIDTH - 1):
-                    upper -= 1 << _WIDTH
-                cut = bisect_left(bucket, upper)
-                high = bucket[cut:]
-                del bucket[cut:]
-                split += (bucket, high)
+                cut = bisect_left(bucket, (2 * number + 1) << shift)
+                # Slices are exact-size copies: the old bucket's insertion slack is freed.
+                low = bucket[:cut]
+                low.append(self._sentinel)
+                split += (low, bucket[cut:])
+                del bucket
             self._buckets = split
 
 
-_VALUE_BITS = 31
-_SEEN = 1  # low bit of a stored value: seen in the current pass
+_NOTHING: array[int] = array("Q")
 
 
-class KeyedDigests:
-    """Per primary key (64-bit digest): a 31-bit digest of the row's values, 12 bytes a row.
+#: Keys of the day being read are held in a Python set (C-speed checks, ~70 bytes a
+#: key) up to this many, then moved to a `DigestSet` like every day already read.
+OPEN_DAY_KEYS = 32_768
+#: Fewer rows than this per run of one day, on average over a page, means the rows do
+#: not come day by day: from then on one `DigestSet` holds every key.
+SHORTEST_RUNS = 16
 
-    One structure serves both checks of a window: a key met twice in one pass is a
-    duplicate key; after the window is read again (a new pass), a row whose key and
-    values match a stored one was already emitted, while a known key with other values
-    is a changed row. Keys live in sorted `array("Q")` buckets by their leading bits
-    with the values in a parallel `array("I")`: 8 + 4 bytes a row, where two digest sets
-    (keys, rows) would take 16. Two different rows of one key are taken as identical
-    only when 31 bits of their digests agree (a chance of 5e-10 per changed row).
+
+class KeysByDay:
+    """The key digests of one read of a window, by the day each row belongs to.
+
+    Why: a `DigestSet` costs a `bisect` and an `insert` in a bucket picked at random for
+    every row, and past a few hundred thousand rows every bucket is a cache miss. Rows
+    come day by day (the API sorts them by date, as far as seen; not documented), and
+    two rows with one key share its day, so only the day being read needs checking: its
+    keys live in a Python set (checked and added a page at a time, at C speed) and move
+    into a compact `DigestSet` of their own when the next day starts (sorted at C
+    speed). A day met again, or one grown past `OPEN_DAY_KEYS`, is checked in its
+    `DigestSet` row by row; rows that change day every few rows put every key into one
+    `DigestSet`. Exact in every case; only the speed depends on the order.
     """
 
     def __init__(self) -> None:
         """Start empty."""
-        self._bits = 1
-        self._keys: list[array[int]] = [array("Q"), array("Q")]
-        self._values: list[array[int]] = [array("I"), array("I")]
-        self._count = 0
+        self._days: dict[object, DigestSet] = {}
+        self._open_day: object = _NO_DAY
+        self._open: set[int] = set()
+        self._single: DigestSet | None = None
 
     def __len__(self) -> int:
         """How many keys are held."""
-        return self._count
+        if self._single is not None:
+            return len(self._single)
+        return len(self._open) + sum(len(keys) for keys in self._days.values())
 
     @property
     def nbytes(self) -> int:
-        """Bytes allocated for keys, values and buckets (not counting slack)."""
-        data = sum(k.itemsize * len(k) + v.itemsize * len(v) + 128 for k, v in self._buckets())
-        return data + 16 * len(self._keys) + 56
+        """Bytes held: the compact sets, and the open day's set at ~70 bytes a key."""
+        if self._single is not None:
+            return self._single.nbytes
+        compact = sum(keys.nbytes for keys in self._days.values()) + 104 * len(self._days)
+        return compact + 70 * len(self._open)
 
-    def _buckets(self) -> zip[tuple[array[int], array[int]]]:
-        return zip(self._keys, self._values, strict=True)
+    def add_page(self, days: Sequence[object], keys: Sequence[int]) -> int | None:
+        """Add a page of keys, with each row's day; the index of the first repeat, if any.
 
-    def new_pass(self) -> None:
-        """Start reading the window again: every key counts as not yet seen."""
-        self._values = [array("I", (v & ~_SEEN for v in values)) for values in self._values]
-
-    def admit(
-        self, keys: Sequence[int], values: Sequence[int], *, keys_unique: bool = True
-    ) -> tuple[list[int], int | None]:
-        """Add a page of (key, value) digests.
-
-        Returns the indexes of the rows to emit (new keys, and known keys whose values
-        changed since an earlier pass) and, when `keys_unique`, the index of the first
-        key already met in this pass (the caller fails: nothing after it is added).
+        As `DigestSet.add_page`, a key held before or repeated earlier in the page is a
+        repeat. A repeat fails the read, so what is held after one does not matter.
         """
-        fresh: list[int] = []
-        shift = _WIDTH - self._bits
-        added = 0
-        for index, (key, value) in enumerate(zip(keys, values, strict=True)):
-            number = (key & _UNSIGNED) >> shift
-            bucket = self._keys[number]
-            stored_values = self._values[number]
-            digest = key & _UNSIGNED
-            wanted = ((value & _VALUE_MASK) << 1) | _SEEN
-            at = bisect_left(bucket, digest)
-            if at < len(bucket) and bucket[at] == digest:
-                stored = stored_values[at]
-                if stored & _SEEN:
-                    if keys_unique:
-                        self._count += added
-                        self._grow()
-                        return fresh, index
-                    fresh.append(index)
-                    continue
-                stored_values[at] = wanted
-                if stored != wanted & ~_SEEN:
-                    fresh.append(index)
-                continue
-            bucket.insert(at, digest)
-            stored_values.insert(at, wanted)
-            fresh.append(index)
-            added += 1
-        self._count += added
-        self._grow()
-        return fresh, None
+        if self._single is not None:
+            return self._single.add_page(keys)
+        runs = [(day, len(list(rows))) for day, rows in groupby(days)]
+        if len(keys) > SHORTEST_RUNS * len(runs) or len(runs) == 1:
+            start = 0
+            for day, length in runs:
+                repeat = self._add_run(day, keys[start : start + length])
+                if repeat is not None:
+                    return start + repeat
+                start += length
+            return None
+        self._single = self.merged()
+        self._days, self._open = {}, set()
+        return self._single.add_page(keys)
 
-    def _grow(self) -> None:
-        """Double the buckets while they hold more than `BUCKET_DIGESTS` on average."""
-        while self._count > BUCKET_DIGESTS * len(self._keys):
-            self._bits += 1
-            shift = _WIDTH - self._bits
-            keys: list[array[int]] = []
-            values: list[array[int]] = []
-            for number in range(len(self._keys)):
-                low_keys, low_values = self._keys[number], self._values[number]
-                self._keys[number], self._values[number] = _EMPTY_KEYS, _EMPTY_VALUES
-                cut = bisect_left(low_keys, (2 * number + 1) << shift)
-                # Slices are exact-size copies: the old arrays' insertion slack is freed.
-                keys += (low_keys[:cut], low_keys[cut:])
-                values += (low_values[:cut], low_values[cut:])
-                del low_keys, low_values
-            self._keys, self._values = keys, values
+    def _add_run(self, day: object, keys: Sequence[int]) -> int | None:
+        if day != self._open_day:
+            self._close_day()
+            known = self._days.get(day)
+            if known is not None:
+                return known.add_page(keys)  # a day met again: row by row
+            self._open_day = day
+        page = set(keys)
+        if len(page) < len(keys) or not self._open.isdisjoint(page):
+            return _first_repeat(self._open, keys)
+        self._open |= page
+        if len(self._open) > OPEN_DAY_KEYS:
+            self._close_day()
+        return None
+
+    def _close_day(self) -> None:
+        if self._open_day is not _NO_DAY:
+            self._days[self._open_day] = DigestSet.from_sorted(sorted(self._open))
+        self._open_day, self._open = _NO_DAY, set()
+
+    def merged(self) -> DigestSet:
+        """One `DigestSet` of every key (for a read after an expiry)."""
+        if self._single is not None:
+            return self._single
+        every = DigestSet()
+        every.update(sorted(self._open))
+        for keys in self._days.values():
+            every.update(keys.sorted())
+        return every
 
 
-_UNSIGNED = (1 << _WIDTH) - 1
-_VALUE_MASK = (1 << _VALUE_BITS) - 1
-_EMPTY_KEYS: array[int] = array("Q")
-_EMPTY_VALUES: array[int] = array("I")
+_NO_DAY = object()
 
 
-def raw_row_digests(rows: Sequence[Any]) -> list[int]:
-    """Digest each row as the API sent it: its raw JSON, or its encoding once decoded."""
-    if rows and isinstance(rows[0], msgspec.Raw):
-        return [hash(bytes(row)) for row in rows]
-    return [hash(_encode(row)) for row in rows]
+def _first_repeat(held: set[int], keys: Sequence[int]) -> int:
+    """The index of the first key of `keys` in `held` or earlier in `keys`."""
+    seen: set[int] = set()
+    for index, key in enumerate(keys):
+        if key in held or key in seen:
+            return index
+        seen.add(key)
+    msg = "no repeat among the keys"
+    raise AssertionError(msg)

@@ -260,7 +260,8 @@ class QueryStream(SupermetricsStream):
         self, execution: QueryExecution, planned: PlannedQuery
     ) -> Iterator[dict[str, Any]]:
         limit = int(self.config.get("max_resubmits", 3))
-        rows = WindowRows(self.primary_keys)  # across resubmissions: each row exactly once
+        # Across resubmissions: each row exactly once.
+        rows = WindowRows(self.primary_keys, day_key=self.replication_key)
         while True:
             try:
                 answer = execution.wait()
@@ -318,11 +319,11 @@ class QueryStream(SupermetricsStream):
     def _records(self, reading: _Reading, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         """Convert and check one page; no record of a page with a bad row is emitted."""
         try:
-            records = reading.converter.convert_page(rows)
+            records, digests = reading.converter.convert_page_digested(rows)
         except ValueConversionError as error:
             msg = f"{reading.execution.describe}, row {reading.offset + error.index}: {error}"
             raise ResultShapeError(msg) from None
-        emitted, duplicate = reading.rows.admit(records, rows)
+        emitted, duplicate = reading.rows.admit(records, digests)
         if duplicate is not None:
             msg = (
                 f"{reading.execution.describe}, row {reading.offset + duplicate}: "
@@ -358,7 +359,10 @@ class QueryStream(SupermetricsStream):
         for message in type_disagreements(properties, field_meta or []):
             self.logger.warning("%s: %s", describe, message)
         schemas = [properties.get(column, {}) for column in columns]
-        return RowConverter(columns, schemas, {LINEAGE_FIELD: execution.extracted_at})
+        constants = {LINEAGE_FIELD: execution.extracted_at}
+        return RowConverter(
+            columns, schemas, constants, self.primary_keys, day_key=self.replication_key
+        )
 
     # Paging through the SDK ---------------------------------------------------
 

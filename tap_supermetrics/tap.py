@@ -11,6 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
+from tap_supermetrics.allocator import keep_large_buffers_out_of_the_heap
 from tap_supermetrics.config import (
     CONFIG_SCHEMA,
     QueryDefinition,
@@ -47,6 +48,7 @@ class TapSupermetrics(Tap):
 
     def __init__(self, **kwargs: Any) -> None:  # noqa: ANN401 - the SDK's own keywords
         """Check the settings JSON Schema cannot check, before any request is made."""
+        keep_large_buffers_out_of_the_heap()
         self._run = SyncRun()
         super().__init__(**kwargs)
         _ = self.definitions

@@ -5,47 +5,133 @@ query is submitted anew and its pages come again. Rows identical to ones already
 emitted are not emitted twice (append-only targets would keep both); rows whose
 values changed in between are emitted (upserting targets keep the newer). Within one
 read, two rows with the same primary key fail the window: a target upserting by key
-would silently merge them. Memory: 12 bytes a row of the window (`KeyedDigests`).
+would silently merge them.
+
+Memory, first read: 8 bytes a row for its key digest (`KeysByDay`: compact sets per
+day, and a Python set for the day being read) and 4 for a digest of the row's values,
+kept in arrival order (a flat array the page extends at C speed). Only a read
+after an expiry needs more: a look-up of the earlier rows' digests and the keys met in
+this read, 12 more bytes a row while it lasts. A changed
+row counts as already emitted only when its 31-bit digest equals one of the window's
+earlier rows' (a chance of n / 2**31 per changed row in a window of n rows), when it
+changed back to a value emitted by an earlier read, or when only an integer cell
+changed between -1 and -2 (Python hashes both alike).
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from tap_supermetrics.row_memory import KeyedDigests, key_digests, raw_row_digests
+from tap_supermetrics.row_memory import ROW_BITS, DigestSet, KeysByDay, PageDigests
+
+
+@dataclass
+class _LaterRead:
+    """What a read after an expiry needs besides the first read's memory."""
+
+    #: Keys met in this read (whole-row digests without a primary key).
+    met: DigestSet = field(default_factory=DigestSet)
+    #: The 31-bit digests of every row emitted by earlier reads (with a primary key).
+    earlier_rows: DigestSet = field(default_factory=lambda: DigestSet(ROW_BITS))
 
 
 class WindowRows:
     """The rows of one window, across its reads."""
 
-    def __init__(self, keys: Sequence[str]) -> None:
-        """Watch the primary key `keys` (none: rows are told apart by all their values)."""
+    def __init__(self, keys: Sequence[str], day_key: str | None = None) -> None:
+        """Watch the primary key `keys` (none: rows are told apart by all their values).
+
+        `day_key`, one of `keys`, holds each row's day: the first read checks keys day
+        by day (see `KeysByDay`).
+        """
         self.keys = list(keys)
-        self._digests = KeyedDigests()
+        self.day_key = day_key if day_key in self.keys else None
+        #: The first read's keys.
+        self._first_keys = KeysByDay()
+        #: Digests of the keys emitted (of the whole rows, without a primary key), from
+        #: the second read on (and in every read without a primary key).
+        self._emitted = DigestSet()
+        #: 31-bit digests of the rows emitted, in order (windows with a primary key).
+        self._row_log = array("I")
+        self._later: _LaterRead | None = None
         self.reads = 0
+
+    def __len__(self) -> int:
+        """How many distinct keys (whole rows, without a primary key) are remembered."""
+        return len(self._first_keys) + len(self._emitted)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held for the window's rows (not counting insertion slack)."""
+        held = self._first_keys.nbytes + self._emitted.nbytes
+        held += self._row_log.itemsize * len(self._row_log)
+        if self._later:
+            held += self._later.met.nbytes + self._later.earlier_rows.nbytes
+        return held
 
     def start_read(self) -> None:
         """A read of the window begins (the first, or one after a resubmission)."""
-        if self.reads:
-            self._digests.new_pass()
         self.reads += 1
+        if self.reads == 1:
+            return
+        if self._later is None and self.keys:  # the first read is over: one set of keys
+            self._emitted, self._first_keys = self._first_keys.merged(), KeysByDay()
+        self._later = _LaterRead()
+        self._later.earlier_rows.update(self._row_log)
 
     def admit(
-        self, records: list[dict[str, Any]], rows: Sequence[Any]
+        self, records: list[dict[str, Any]], digests: PageDigests
     ) -> tuple[list[dict[str, Any]], int | None]:
         """The page's records to emit, and the index of a duplicate key if one arrived.
 
-        `rows` are the same rows as the API sent them (raw JSON), one per record.
+        `digests` are the page's (`RowConverter` computes them with the records).
         """
-        values = raw_row_digests(rows)
-        keys = key_digests(records, self.keys) if self.keys else values
-        fresh, duplicate = self._digests.admit(keys, values, keys_unique=bool(self.keys))
-        if duplicate is not None:
-            return [], duplicate
-        if len(fresh) == len(records):
+        if not self.keys:
+            return self._admit_unkeyed(records, digests.rows)
+        if self._later is None:  # the first read: every key must be new
+            days = digests.days if self.day_key else [None] * len(records)
+            duplicate = self._first_keys.add_page(days, digests.keys)
+            if duplicate is not None:
+                return [], duplicate
+            self._row_log.extend(digests.rows)
             return records, None
-        return [records[index] for index in fresh], None
+        return self._admit_again(records, digests.keys, digests.rows, self._later)
+
+    def _admit_again(
+        self,
+        records: list[dict[str, Any]],
+        keys: list[int],
+        digests: list[int],
+        later: _LaterRead,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """A read after an expiry: skip rows emitted before, keep new and changed ones."""
+        emitted: list[dict[str, Any]] = []
+        for index, (record, key, digest) in enumerate(zip(records, keys, digests, strict=True)):
+            if not later.met.add(key):
+                return [], index
+            if not self._emitted.add(key) and digest in later.earlier_rows:
+                continue  # emitted by an earlier read, and unchanged since
+            emitted.append(record)
+            self._row_log.append(digest)
+        return emitted, None
+
+    def _admit_unkeyed(
+        self, records: list[dict[str, Any]], digests: list[int]
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Rows told apart by all their values: a row repeated within one read is kept."""
+        if self._later is None:
+            self._emitted.update(digests)
+            return records, None
+        emitted: list[dict[str, Any]] = []
+        for record, digest in zip(records, digests, strict=True):
+            if self._later.met.add(digest) and digest in self._emitted:
+                continue  # its first time in this read, and emitted by an earlier one
+            self._emitted.add(digest)
+            emitted.append(record)
+        return emitted, None
 
     def describe(self, record: dict[str, Any]) -> str:
         """The message for a record whose key arrived twice."""

@@ -7,7 +7,6 @@ plugin install serve every e2e test module of a session.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,9 +18,11 @@ import pytest
 
 from supermetrics_emulator import EmulatorServer
 from tests.constants import API_KEY, ROOT
+from tests.meltano_project import MELTANO, install_plugins, run_env
 from tests.postgres import TemporaryPostgres
 
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+__all__ = ["FIELDS", "MELTANO", "STATE_ID", "Pipeline", "meltano_plugins", "pipeline", "postgres"]
+
 FIELDS = ["Date", "CampaignName", "Device", "Impressions", "Clicks", "Cost", "Conversions"]
 STATE_ID = "dev:tap-supermetrics-to-target-postgres"
 
@@ -39,12 +40,7 @@ def postgres() -> Iterator[TemporaryPostgres]:
 def meltano_plugins() -> None:
     if not MELTANO.exists():
         pytest.fail("Meltano is missing: run scripts/bootstrap --meltano")
-    subprocess.run(
-        [str(MELTANO), "install", "tap-supermetrics", "target-postgres"],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
+    install_plugins()
 
 
 @dataclass
@@ -72,20 +68,7 @@ class Pipeline:
             ],
             **settings,
         }
-        env = {
-            **os.environ,
-            "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / 'meltano.db'}",
-            "TARGET_POSTGRES_HOST": self.postgres.host,
-            "TARGET_POSTGRES_PORT": str(self.postgres.port),
-            "TARGET_POSTGRES_USER": self.postgres.user,
-            "TARGET_POSTGRES_PASSWORD": self.postgres.password,
-            "TARGET_POSTGRES_DATABASE": "postgres",
-            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": self.schema,
-        }
-        for name, value in tap.items():
-            text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-            env[f"TAP_SUPERMETRICS_{name.upper()}"] = text
-        return env
+        return run_env(self.postgres, self.workdir / "meltano.db", self.schema, tap)
 
     def run(self, **settings: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +28,7 @@ from psycopg import sql
 
 from supermetrics_emulator import EmulatorServer
 from tests.conftest import API_KEY, ROOT, expected_rows
-from tests.pipeline import MELTANO  # fixtures postgres, meltano_plugins: conftest.py
+from tests.meltano_project import MELTANO, run_env  # fixtures postgres, meltano_plugins: conftest
 from tests.postgres import TemporaryPostgres
 
 pytestmark = pytest.mark.e2e
@@ -73,22 +72,7 @@ class Estate:
             "max_poll_interval": 0.2,
             "schema_cache_dir": str(self.workdir / "schema-cache"),
         }
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("MELTANO_", "TAP_SUPERMETRICS", "TARGET_POSTGRES_"))
-        }
-        env.update(
-            MELTANO_DATABASE_URI=f"sqlite:///{self.workdir / 'meltano.db'}",
-            TARGET_POSTGRES_HOST=self.postgres.host,
-            TARGET_POSTGRES_PORT=str(self.postgres.port),
-            TARGET_POSTGRES_USER=self.postgres.user,
-            TARGET_POSTGRES_PASSWORD=self.postgres.password,
-            TARGET_POSTGRES_DATABASE="postgres",
-            TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=self.schema,
-        )
-        env.update({f"TAP_SUPERMETRICS_{key.upper()}": str(value) for key, value in shared.items()})
-        return env
+        return run_env(self.postgres, self.workdir / "meltano.db", self.schema, shared)
 
     def run_jobs(self, *jobs: str, end_date: str) -> dict[str, subprocess.CompletedProcess[str]]:
         """Start `meltano run JOB` for every job at once, then wait for all of them."""

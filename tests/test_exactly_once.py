@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from tap_supermetrics.row_memory import PageDigests, page_digests
 from tap_supermetrics.window_rows import WindowRows
 from tests.conftest import ROOT, expected_rows
 from tests.pipeline import MELTANO, Pipeline
@@ -15,50 +16,94 @@ FIELDS = ["Date", "CampaignName", "Device", "Clicks", "Cost"]
 KEYS = ["Date", "CampaignName", "Device"]
 
 
-def raw(records: list[dict]) -> list[bytes]:
-    return [json.dumps(list(record.values())).encode() for record in records]
+def digests(records: list[dict], keys: list[str] = KEYS) -> PageDigests:
+    return page_digests(records, keys, "Date")
 
 
 def page(*rows: tuple[str, str, int]) -> list[dict]:
     return [{"Date": d, "CampaignName": c, "Device": "Mobile", "Clicks": n} for d, c, n in rows]
 
 
-def test_a_second_read_emits_only_new_and_changed_rows() -> None:
-    window = WindowRows(KEYS)
+@pytest.mark.parametrize("day_key", [None, "Date"])
+def test_a_second_read_emits_only_new_and_changed_rows(day_key: str | None) -> None:
+    window = WindowRows(KEYS, day_key)
     window.start_read()
     first = page(("2024-01-01", "A", 1), ("2024-01-01", "B", 2))
-    assert window.admit(first, raw(first)) == (first, None)
+    assert window.admit(first, digests(first)) == (first, None)
 
     window.start_read()  # results expired: the window is read again
     again = page(("2024-01-01", "A", 1), ("2024-01-01", "B", 3), ("2024-01-02", "A", 4))
-    emitted, duplicate = window.admit(again, raw(again))
+    emitted, duplicate = window.admit(again, digests(again))
 
     assert duplicate is None
     assert emitted == again[1:]  # B changed, 01-02 is new; A is identical: not again
 
 
-def test_a_key_twice_in_one_read_is_a_duplicate_even_after_a_resubmission() -> None:
-    window = WindowRows(KEYS)
+@pytest.mark.parametrize("day_key", [None, "Date"])
+def test_a_key_twice_in_one_read_is_a_duplicate_even_after_a_resubmission(
+    day_key: str | None,
+) -> None:
+    window = WindowRows(KEYS, day_key)
     window.start_read()
     rows = page(("2024-01-01", "A", 1), ("2024-01-01", "A", 2))
-    assert window.admit(rows, raw(rows))[1] == 1
+    assert window.admit(rows, digests(rows))[1] == 1
 
-    window = WindowRows(KEYS)
+    window = WindowRows(KEYS, day_key)
     window.start_read()
-    window.admit(rows[:1], raw(rows[:1]))
+    window.admit(rows[:1], digests(rows[:1]))
     window.start_read()
-    assert window.admit(rows, raw(rows))[1] == 1  # seen again in this read, then repeated
+    assert window.admit(rows, digests(rows))[1] == 1  # seen again in this read, then repeated
 
 
 def test_twelve_bytes_a_row() -> None:
-    window = WindowRows(["Date", "CampaignName"])
+    window = WindowRows(["Date", "CampaignName"], "Date")
     window.start_read()
     for start in range(0, 200_000, 25_000):
         rows = [
             {"Date": "2024-01-01", "CampaignName": f"c{n}"} for n in range(start, start + 25_000)
         ]
-        window.admit(rows, raw(rows))
-    assert window._digests.nbytes / 200_000 < 13
+        window.admit(rows, digests(rows, ["Date", "CampaignName"]))
+    assert window.nbytes / 200_000 < 13  # 8-byte key digest, 4-byte row digest, buckets
+
+
+def test_a_third_read_does_not_repeat_what_the_second_emitted() -> None:
+    window = WindowRows(KEYS)
+    window.start_read()
+    first = page(("2024-01-01", "A", 1), ("2024-01-01", "B", 2))
+    window.admit(first, digests(first))
+    window.start_read()
+    second = page(("2024-01-01", "A", 1), ("2024-01-01", "B", 3))
+    assert window.admit(second, digests(second))[0] == second[1:]
+
+    window.start_read()  # expired again
+    third = page(("2024-01-01", "A", 1), ("2024-01-01", "B", 3), ("2024-01-01", "C", 5))
+    assert window.admit(third, digests(third)) == (third[2:], None)
+
+
+def test_rows_without_a_key_are_told_apart_by_all_their_values() -> None:
+    window = WindowRows([])
+    window.start_read()
+    rows = page(("2024-01-01", "A", 1), ("2024-01-01", "A", 1), ("2024-01-01", "B", 2))
+    assert window.admit(rows, digests(rows, [])) == (rows, None)  # a repeat is kept: no key
+
+    window.start_read()
+    again = [*rows, *page(("2024-01-01", "B", 9))]
+    emitted, duplicate = window.admit(again, digests(again, []))
+
+    assert duplicate is None
+    assert emitted == [rows[1], again[3]]  # A's repeat within this read, and the new row
+
+
+def test_a_read_after_an_expiry_holds_at_most_28_bytes_a_row() -> None:
+    keys = ["Date", "CampaignName"]
+    window = WindowRows(keys, "Date")
+    rows = [{"Date": "2024-01-01", "CampaignName": f"c{n}"} for n in range(100_000)]
+    window.start_read()
+    window.admit(rows, digests(rows, keys))
+    window.start_read()
+    window.admit(rows, digests(rows, keys))
+
+    assert window.nbytes / len(rows) < 28  # keys 8 + log 4 + earlier rows 4 + met keys 8
 
 
 @pytest.mark.e2e
@@ -96,14 +141,15 @@ def test_an_append_only_target_gets_each_row_once_after_an_expiry_mid_paging(
 
 
 def test_every_row_is_found_again_across_bucket_splits() -> None:
-    window = WindowRows(["Date", "CampaignName"])
+    keys = ["Date", "CampaignName"]
+    window = WindowRows(keys, "Date")
     rows = [{"Date": "2024-01-01", "CampaignName": f"c{n}", "Clicks": n} for n in range(20_000)]
     window.start_read()
-    assert window.admit(rows, raw(rows)) == (rows, None)  # grows through many bucket splits
+    assert window.admit(rows, digests(rows, keys)) == (rows, None)  # many bucket splits
 
     window.start_read()
     changed = [{**row, "Clicks": -1} if n % 1000 == 0 else row for n, row in enumerate(rows)]
-    emitted, duplicate = window.admit(changed, raw(changed))
+    emitted, duplicate = window.admit(changed, digests(changed, keys))
 
     assert duplicate is None
     assert emitted == changed[::1000]  # every identical row found, only the changed ones out

@@ -113,6 +113,40 @@ def test_a_cell_that_does_not_parse_is_refused_with_its_field(row: list, message
         converter().convert(row)
 
 
+def keyed_converter(primary_key: list[str]) -> RowConverter:
+    columns = ["Date", "Name", "Clicks", "Cost", "Active"]
+    types = ["string.time.date", "string.text.value", "int.number.value"]
+    types += ["float.currency.value", "bool.boolean.value"]
+    schemas = [json_type(t) for t in types]
+    return RowConverter(columns, schemas, {"_stamp": "s"}, primary_key, day_key="Date")
+
+
+@pytest.mark.parametrize("primary_key", [["Date", "Name"], ["Date", "Clicks"], []])
+def test_both_paths_give_a_row_the_same_digests(primary_key: list[str]) -> None:
+    rows = [
+        ["2024-01-01", "a", 3, 1.5, True],
+        ["2024-01-01", "b", -1, 2.0, False],
+        ["2024-01-02", "a", -2, None, None],
+    ]
+    raw = [msgspec.Raw(msgspec.json.encode(row)) for row in rows]
+    fast, fast_digests = keyed_converter(primary_key).convert_page_digested(raw)
+    checked, checked_digests = keyed_converter(primary_key).convert_page_digested(rows)
+
+    assert fast == checked
+    assert fast_digests == checked_digests
+    assert len(set(fast_digests.rows)) == len(rows)
+    if primary_key:
+        assert len(set(fast_digests.keys)) == len(rows)  # -1 and -2 apart: keys are exact
+        assert fast_digests.days == ["2024-01-01", "2024-01-01", "2024-01-02"]
+    else:
+        assert fast_digests.keys == []
+
+
+def test_a_primary_key_outside_the_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match="Missing"):
+        keyed_converter(["Date", "Missing"])
+
+
 def test_field_ids_with_quotes_are_safe_keys() -> None:
     odd = RowConverter(['it\'s "odd"', "x\ny"], [json_type("int"), json_type("string")])
     assert odd.convert(["1", "a"]) == {'it\'s "odd"': 1, "x\ny": "a"}

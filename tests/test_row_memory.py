@@ -1,4 +1,4 @@
-"""The compact row memory: exact set semantics, both uses, and 8 bytes a row."""
+"""The compact row memory: exact set semantics at either width, and its size."""
 
 from __future__ import annotations
 
@@ -7,17 +7,24 @@ import tracemalloc
 
 import pytest
 
-from tap_supermetrics.row_memory import BUCKET_DIGESTS, DigestSet, key_digests, row_digests
+from tap_supermetrics.row_memory import (
+    BUCKET_DIGESTS,
+    KEY_BITS,
+    OPEN_DAY_KEYS,
+    ROW_BITS,
+    DigestSet,
+    KeysByDay,
+    key_digests,
+    page_digests,
+)
 
-SMALLEST, LARGEST = -(2**63), 2**63 - 1
 
-
-def spread(count: int, seed: int = 7) -> list[int]:
-    """Distinct well-spread signed 64-bit digests, the extremes included."""
+def spread(count: int, bits: int = KEY_BITS, seed: int = 7) -> list[int]:
+    """Distinct well-spread digests of `bits` bits, the extremes included."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data
-    digests = {SMALLEST, LARGEST, 0, -1, 1}
+    digests = {0, 1, (1 << bits) - 1, (1 << bits) - 2, 1 << (bits - 1)}
     while len(digests) < count:
-        digests.add(rng.randint(SMALLEST, LARGEST))
+        digests.add(rng.getrandbits(bits))
     result = sorted(digests)
     rng.shuffle(result)
     return result
@@ -37,12 +44,14 @@ def test_a_new_set_holds_nothing() -> None:
     assert len(digests) == 0
     assert 0 not in digests
     assert "0" not in digests
+    assert 1 << KEY_BITS not in digests  # the sentinel is not a member
 
 
-def test_every_added_digest_is_found_across_bucket_splits() -> None:
-    values = spread(20 * BUCKET_DIGESTS * 4)
+@pytest.mark.parametrize("bits", [KEY_BITS, ROW_BITS])
+def test_every_added_digest_is_found_across_bucket_splits(bits: int) -> None:
+    values = spread(20 * BUCKET_DIGESTS * 4, bits)
     added, absent = values[: len(values) // 2], values[len(values) // 2 :]
-    digests = DigestSet()
+    digests = DigestSet(bits)
 
     for first in range(0, len(added), 997):
         assert digests.add_page(added[first : first + 997]) is None
@@ -83,22 +92,14 @@ def test_add_page_agrees_with_a_python_set_on_random_pages() -> None:
     assert all(value in digests for value in reference)
 
 
-def test_add_new_returns_first_occurrences_of_digests_not_held() -> None:
-    digests = DigestSet()
+def test_add_and_update_take_repeats_and_say_what_was_new() -> None:
+    digests = DigestSet(ROW_BITS)
+    digests.update([5, 5, 6, (1 << ROW_BITS) - 1])
 
-    assert digests.add_new([1, 2, 2, 3]) == [0, 1, 3]
-    assert digests.add_new([3, 4, 1, 5, 4]) == [1, 3]
-    assert digests.add_new([]) == []
-    assert len(digests) == 5
-
-
-def test_a_window_read_again_emits_only_the_rows_not_emitted() -> None:
-    records = [{"Date": "2024-01-01", "Device": d, "Clicks": n} for n, d in enumerate("ABCD")]
-    emitted = DigestSet()
-    emitted.add_new(row_digests(records[:2]))  # the first read stopped after two rows
-
-    again = row_digests(records)  # the resubmitted query serves all four again
-    assert emitted.add_new(again) == [2, 3]
+    assert len(digests) == 3
+    assert digests.add(7) is True
+    assert digests.add(5) is False
+    assert len(digests) == 4
 
 
 def test_poorly_spread_digests_are_still_exact() -> None:
@@ -110,19 +111,13 @@ def test_poorly_spread_digests_are_still_exact() -> None:
     assert all(value in digests for value in small)
 
 
-def test_clear_forgets_everything() -> None:
-    digests = DigestSet()
-    digests.add_page(spread(3 * BUCKET_DIGESTS))
+@pytest.mark.parametrize(("bits", "digest"), [(ROW_BITS, 1 << 40), (KEY_BITS, -1)])
+def test_digests_outside_their_width_are_refused(bits: int, digest: int) -> None:
+    digests = DigestSet(bits)
 
-    digests.clear()
-
+    with pytest.raises((OverflowError, IndexError)):
+        digests.add_page([digest])
     assert len(digests) == 0
-    assert digests.add_page(spread(3 * BUCKET_DIGESTS)) is None
-
-
-def test_digests_outside_64_bits_are_refused() -> None:
-    with pytest.raises(OverflowError):
-        DigestSet().add_page([2**63])
 
 
 @pytest.mark.parametrize(
@@ -134,11 +129,19 @@ def test_digests_tell_apart_values_a_target_tells_apart(one: object, other: obje
     records = [{"Date": "2024-01-01", "Id": one}, {"Date": "2024-01-01", "Id": other}]
 
     keys = key_digests(records, ["Date", "Id"])
-    rows = row_digests(records)
 
     assert keys[0] != keys[1]
-    assert rows[0] != rows[1]
     assert key_digests(records, ["Id"])[0] != key_digests(records, ["Id"])[1]
+
+
+def test_digests_fit_their_width() -> None:
+    records = [{"Id": n, "Name": f"n{n}"} for n in range(2000)]
+    keyed, unkeyed = page_digests(records, ["Id", "Name"]), page_digests(records, [])
+
+    assert all(0 <= d < 1 << KEY_BITS for d in keyed.keys)
+    assert all(0 <= d < 1 << ROW_BITS for d in keyed.rows)
+    assert all(0 <= d < 1 << KEY_BITS for d in unkeyed.rows)
+    assert unkeyed.keys == []
 
 
 def test_key_digests_ignore_other_fields_and_row_digests_do_not() -> None:
@@ -147,11 +150,11 @@ def test_key_digests_ignore_other_fields_and_row_digests_do_not() -> None:
         {"Date": "2024-01-01", "Device": "Mobile", "Clicks": 6},
     ]
 
-    keys = key_digests(records, ["Date", "Device"])
-    rows = row_digests(records)
+    keys, rows, days = page_digests(records, ["Date", "Device"], "Date")
 
     assert keys[0] == keys[1]
     assert rows[0] != rows[1]
+    assert days == ["2024-01-01", "2024-01-01"]
     assert DigestSet().add_page(keys) == 1
 
 
@@ -160,13 +163,14 @@ def test_key_digests_need_a_key() -> None:
         key_digests([{"a": 1}], [])
 
 
-def test_a_digest_costs_about_eight_bytes() -> None:
+@pytest.mark.parametrize(("bits", "size"), [(KEY_BITS, 8), (ROW_BITS, 4)])
+def test_a_digest_costs_its_width_and_little_more(bits: int, size: int) -> None:
     count = 100 * BUCKET_DIGESTS * 4
-    values = spread(count)
+    values = spread(count, bits)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        digests = DigestSet()
+        digests = DigestSet(bits)
         for first in range(0, count, 25_000):
             digests.add_page(values[first : first + 25_000])
         held = tracemalloc.get_traced_memory()[0] - before
@@ -174,4 +178,73 @@ def test_a_digest_costs_about_eight_bytes() -> None:
         tracemalloc.stop()
 
     assert len(digests) == count
-    assert 8 <= held / count <= 9.5
+    assert size <= held / count <= size + 1.5
+    assert size <= digests.nbytes / count <= size + 0.5
+
+
+@pytest.mark.parametrize("count", [0, 1, BUCKET_DIGESTS, 10 * BUCKET_DIGESTS + 7])
+def test_a_set_made_from_sorted_digests_holds_them_and_takes_more(count: int) -> None:
+    values = spread(2 * count + 10)
+    held, absent = sorted(values[:count]), values[count:]
+
+    digests = DigestSet.from_sorted(held)
+
+    assert len(digests) == count
+    assert digests.sorted() == held
+    assert not any(value in digests for value in absent)
+    assert digests.add_page(absent) is None
+    assert len(digests) == len(values)
+
+
+def day_pages(days: int, per_day: int, page: int) -> list[tuple[list[str], list[int]]]:
+    """Keys of `days` days of `per_day` rows, day by day, cut in pages."""
+    keys = spread(days * per_day, seed=5)
+    names = [f"2024-01-{1 + n // per_day:02d}" for n in range(days * per_day)]
+    return [(names[i : i + page], keys[i : i + page]) for i in range(0, len(keys), page)]
+
+
+def test_keys_by_day_hold_every_key_and_find_a_repeat_in_an_earlier_day() -> None:
+    keys = KeysByDay()
+    pages = day_pages(days=6, per_day=1000, page=700)
+    for days, digests in pages:
+        assert keys.add_page(days, digests) is None
+    every = [digest for _, digests in pages for digest in digests]
+
+    assert len(keys) == len(every)
+    assert keys.merged().sorted() == sorted(every)
+    first_day_key = every[3]
+    assert keys.add_page(["2024-01-01", "2024-01-01"], [7, first_day_key]) == 1  # met again
+    assert keys.add_page(["2024-01-09"] * 3, [8, 9, 8]) == 2  # repeated in one run
+
+
+def test_keys_by_day_find_a_repeat_in_the_open_day_and_across_pages() -> None:
+    keys = KeysByDay()
+    assert keys.add_page(["d1"] * 3, [1, 2, 3]) is None
+
+    assert keys.add_page(["d1", "d1"], [4, 2]) == 1
+    assert KeysByDay().add_page(["d1", "d2", "d2"], [1, 2, 2]) == 2
+
+
+def test_a_day_past_the_open_limit_is_still_checked_exactly() -> None:
+    keys = KeysByDay()
+    values = spread(OPEN_DAY_KEYS + 5000, seed=9)
+    for first in range(0, len(values), 4096):
+        assert (
+            keys.add_page(["d"] * len(values[first : first + 4096]), values[first : first + 4096])
+            is None
+        )
+
+    assert len(keys) == len(values)
+    assert keys.add_page(["d"], [values[10]]) == 0
+    assert keys.add_page(["d"], [values[-1]]) == 0
+
+
+def test_rows_that_change_day_every_row_are_held_in_one_set() -> None:
+    keys = KeysByDay()
+    values = spread(3000, seed=13)
+    days = [f"d{n % 7}" for n in range(len(values))]  # no order by day at all
+
+    assert keys.add_page(days[:1500], values[:1500]) is None
+    assert keys.add_page(days[1500:], values[1500:]) is None
+    assert len(keys) == len(values)
+    assert keys.add_page(["d0"], [values[2000]]) == 0
