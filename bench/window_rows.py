@@ -82,7 +82,7 @@ def page(first: int, count: int) -> tuple[list[dict[str, Any]], PageDigests]:
 
 def measure(rows: int, *, traced: bool) -> dict[str, float]:
     """Admit `rows` rows page by page (timings are only sound untraced)."""
-    window = WindowRows(KEYS, day_key="Date")
+    window = WindowRows(KEYS)
     window.start_read()
     admit_seconds = 0.0
     if traced:

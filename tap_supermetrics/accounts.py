@@ -60,13 +60,6 @@ class Account:
 ListAccounts = Callable[[], list[Account]]
 
 
-def needs_listing(ds_accounts: object) -> bool:
-    """Whether resolving `ds_accounts` takes a `/query/accounts` request."""
-    if isinstance(ds_accounts, dict):
-        return True
-    return ALL_ACCOUNTS_LIST in _entries(ds_accounts)
-
-
 def account_keys(ds_accounts: object, list_accounts: ListAccounts) -> tuple[str, ...]:
     """The accounts (or opaque team lists) that `ds_accounts` stands for, in order.
 

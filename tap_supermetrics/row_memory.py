@@ -9,13 +9,14 @@ digests in sorted `array` buckets: 8 bytes a 63-bit digest (4 for 31-bit ones), 
 under half a byte of bucket overhead, and its common path is one `bisect` and one
 `insert` a row.
 
-Key digests hash the msgspec JSON encoding of the key values, or the values themselves
-when they are all strings, so two keys that a target would tell apart never share a
-digest by construction (`hash(-1) == hash(-2)` in Python, for instance, but their
-encodings differ); only chance collisions remain, about n**2 / 2**64 for n rows (5e-8
-for a million rows). Row digests hash the row's typed values (see `window_rows` for
-what that misses). Digests use Python's per-process hash seed: they mean nothing
-across runs, and none is written to state.
+The digests come from `RowConverter` (`PageDigests`), which makes them while it builds
+each record. Key digests hash the msgspec JSON encoding of the key values, or the
+values themselves when they are all strings, so two keys that a target would tell
+apart never share a digest by construction (`hash(-1) == hash(-2)` in Python, for
+instance, but their encodings differ); only chance collisions remain, about
+n**2 / 2**64 for n rows (5e-8 for a million rows). Row digests hash the row's typed
+values (see `window_rows` for what that misses). Digests use Python's per-process hash
+seed: they mean nothing across runs, and none is written to state.
 """
 
 from __future__ import annotations
@@ -23,13 +24,10 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from itertools import groupby
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import msgspec
-
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
 #: Average digests per bucket before the bucket count doubles: small enough for a quick
 #: `bisect` and `insert`, large enough that a bucket's own ~90 bytes are noise.
@@ -38,8 +36,6 @@ KEY_BITS = 63
 ROW_BITS = 31
 _TYPECODES = {KEY_BITS: "Q", ROW_BITS: "I"}
 _FIRST_BITS = 0  # one bucket until it holds BUCKET_DIGESTS
-
-_encode = msgspec.json.Encoder().encode
 
 
 class PageDigests(NamedTuple):
@@ -53,44 +49,6 @@ class PageDigests(NamedTuple):
     keys: list[int]
     rows: list[int]
     days: list[Any]
-
-
-def page_digests(
-    records: Sequence[Mapping[str, Any]], keys: Sequence[str], day_key: str | None = None
-) -> PageDigests:
-    """`PageDigests` made from records (every value of a record is a column)."""
-    bits = ROW_BITS if keys else KEY_BITS
-    rows = [hash(tuple(record.values())) & ((1 << bits) - 1) for record in records]
-    key_digests_ = key_digests(records, keys) if keys else []
-    days = [record[day_key] for record in records] if day_key and day_key in keys else []
-    return PageDigests(key_digests_, rows, days)
-
-
-def key_digests(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[int]:
-    """63-bit digests of each record's values of `keys`, in `keys` order.
-
-    Raises:
-        ValueError: `keys` is empty.
-        KeyError: a record lacks one of `keys`.
-    """
-    return cell_digests(key_values(records, keys))
-
-
-def key_values(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Each record's values of `keys`, as a tuple in `keys` order."""
-    if not keys:
-        msg = "key_digests needs at least one key"
-        raise ValueError(msg)
-    if len(keys) == 1:
-        (key,) = keys
-        return [(record[key],) for record in records]
-    return list(map(itemgetter(*keys), records))
-
-
-def cell_digests(key_cells: Sequence[tuple[Any, ...]]) -> list[int]:
-    """63-bit digests of each row's key values, given as a tuple (see `key_digests`)."""
-    mask = (1 << KEY_BITS) - 1
-    return [hash(_encode(cells)) & mask for cells in key_cells]
 
 
 class DigestSet:
@@ -268,6 +226,9 @@ class KeysByDay:
         As `DigestSet.add_page`, a key held before or repeated earlier in the page is a
         repeat. A repeat fails the read, so what is held after one does not matter.
         """
+        if len(days) != len(keys):
+            msg = f"{len(keys)} keys but {len(days)} days: every key needs its row's day"
+            raise ValueError(msg)
         if self._single is not None:
             return self._single.add_page(keys)
         runs = [(day, len(list(rows))) for day, rows in groupby(days)]

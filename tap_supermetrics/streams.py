@@ -261,7 +261,7 @@ class QueryStream(SupermetricsStream):
     ) -> Iterator[dict[str, Any]]:
         limit = int(self.config.get("max_resubmits", 3))
         # Across resubmissions: each row exactly once.
-        rows = WindowRows(self.primary_keys, day_key=self.replication_key)
+        rows = WindowRows(self.primary_keys)
         while True:
             try:
                 answer = execution.wait()

@@ -41,14 +41,13 @@ class _LaterRead:
 class WindowRows:
     """The rows of one window, across its reads."""
 
-    def __init__(self, keys: Sequence[str], day_key: str | None = None) -> None:
+    def __init__(self, keys: Sequence[str]) -> None:
         """Watch the primary key `keys` (none: rows are told apart by all their values).
 
-        `day_key`, one of `keys`, holds each row's day: the first read checks keys day
-        by day (see `KeysByDay`).
+        The first read checks keys day by day (`KeysByDay`) when the pages' digests
+        carry each row's day (`PageDigests.days`).
         """
         self.keys = list(keys)
-        self.day_key = day_key if day_key in self.keys else None
         #: The first read's keys.
         self._first_keys = KeysByDay()
         #: Digests of the keys emitted (of the whole rows, without a primary key), from
@@ -92,7 +91,7 @@ class WindowRows:
         if not self.keys:
             return self._admit_unkeyed(records, digests.rows)
         if self._later is None:  # the first read: every key must be new
-            days = digests.days if self.day_key else [None] * len(records)
+            days = digests.days or [None] * len(records)
             duplicate = self._first_keys.add_page(days, digests.keys)
             if duplicate is not None:
                 return [], duplicate

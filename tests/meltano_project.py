@@ -6,9 +6,11 @@ run the project the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tests.constants import ROOT
@@ -57,3 +59,12 @@ def run_env(
         text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
         env[f"TAP_SUPERMETRICS_{name.upper()}"] = text
     return env
+
+
+def comparable(value: object) -> object:
+    """A warehouse or API value in one form: dates as ISO text, numbers as exact decimals."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value

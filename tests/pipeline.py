@@ -70,9 +70,10 @@ class Pipeline:
         }
         return run_env(self.postgres, self.workdir / "meltano.db", self.schema, tap)
 
-    def run(self, **settings: Any) -> subprocess.CompletedProcess[str]:
+    def run(self, *blocks: str, **settings: Any) -> subprocess.CompletedProcess[str]:
+        """`meltano run` the blocks (tap → target-postgres unless given) with `settings`."""
         return subprocess.run(
-            [str(MELTANO), "run", "tap-supermetrics", "target-postgres"],
+            [str(MELTANO), "run", *(blocks or ("tap-supermetrics", "target-postgres"))],
             cwd=ROOT,
             env=self.env(**settings),
             capture_output=True,

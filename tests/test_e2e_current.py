@@ -22,6 +22,7 @@ import yaml
 
 from supermetrics_emulator import EmulatorServer
 from tests.conftest import ROOT, expected_rows
+from tests.meltano_project import comparable
 from tests.pipeline import FIELDS, MELTANO, Pipeline
 
 pytestmark = pytest.mark.e2e
@@ -57,34 +58,17 @@ def dbt_plugin(meltano_plugins: None) -> None:
 
 def run_job(pipeline: Pipeline, **settings: Any) -> subprocess.CompletedProcess[str]:
     """Run the declared job (what the daily schedule runs)."""
-    return subprocess.run(
-        [str(MELTANO), "run", "supermetrics-to-postgres"],
-        cwd=ROOT,
-        env=pipeline.env(**settings),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return pipeline.run("supermetrics-to-postgres", **settings)
 
 
 def select(pipeline: Pipeline, table: str, fields: list[str]) -> list[tuple[Any, ...]]:
-    """The table's (or view's) `fields`, normalised as `emulator_rows` returns them."""
+    """The table's (or view's) `fields`, made `comparable` as `emulator_rows` returns them."""
     columns = ", ".join(f'"{name}"' for name in fields)
     with psycopg.connect(pipeline.postgres.dsn) as connection:
         found = connection.execute(
             f'select {columns} from "{pipeline.schema}"."{table}"'  # noqa: S608
         ).fetchall()
-    return sorted(tuple(normal(value) for value in row) for row in found)
-
-
-def normal(value: object) -> object:
-    """PostgreSQL's and the emulator's values in one form: ISO dates, exact decimals."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return Decimal(str(value))
-    return value
+    return sorted(tuple(comparable(value) for value in row) for row in found)
 
 
 def emulator_rows(
@@ -92,7 +76,7 @@ def emulator_rows(
 ) -> list[tuple[Any, ...]]:
     """What the emulator reports now for these (consecutive) days, normalised."""
     rows = expected_rows(emulator, "AW", fields, days[0], days[-1], accounts)
-    return sorted(tuple(normal(row[name]) for name in fields) for row in rows)
+    return sorted(tuple(comparable(row[name]) for name in fields) for row in rows)
 
 
 def days(first: str, last: str) -> list[str]:
@@ -194,7 +178,9 @@ def test_current_views_follow_renames_and_vanished_rows(
 
     # Full table (no date field): the current view is the latest query's rows.
     campaigns = expected_rows(emulator, "AW", TABLE_FIELDS, "2024-01-01", "2024-01-20", [ONE])
-    expected_campaigns = sorted(tuple(normal(r[name]) for name in TABLE_FIELDS) for r in campaigns)
+    expected_campaigns = sorted(
+        tuple(comparable(r[name]) for name in TABLE_FIELDS) for r in campaigns
+    )
     assert select(pipeline, "campaigns_current", TABLE_FIELDS) == expected_campaigns
     assert len(select(pipeline, "campaigns", TABLE_FIELDS)) > len(expected_campaigns)
 

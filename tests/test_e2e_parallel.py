@@ -13,11 +13,9 @@ the schema (and the shared `query_runs` table) and one would fail.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import subprocess
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,11 @@ from psycopg import sql
 
 from supermetrics_emulator import EmulatorServer
 from tests.conftest import API_KEY, ROOT, expected_rows
-from tests.meltano_project import MELTANO, run_env  # fixtures postgres, meltano_plugins: conftest
+from tests.meltano_project import (  # fixtures postgres, meltano_plugins: conftest
+    MELTANO,
+    comparable,
+    run_env,
+)
 from tests.postgres import TemporaryPostgres
 
 pytestmark = pytest.mark.e2e
@@ -112,7 +114,7 @@ class Estate:
                     columns, sql.Identifier(self.schema, query["name"])
                 )
             ).fetchall()
-        return sorted((tuple(_plain(value) for value in row) for row in rows), key=repr)
+        return sorted((tuple(comparable(value) for value in row) for row in rows), key=repr)
 
     def query_run_streams(self) -> list[str]:
         with psycopg.connect(self.postgres.dsn) as connection:
@@ -124,22 +126,15 @@ class Estate:
         return [stream for (stream,) in rows]
 
 
-def _plain(value: Any) -> Any:
-    """A warehouse or API value in one comparable form (dates as text, numbers exact)."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return Decimal(str(value))
-    return value
-
-
 def api_rows(
     emulator: EmulatorServer, query: dict[str, Any], end_date: str
 ) -> list[tuple[Any, ...]]:
     rows = expected_rows(
         emulator, query["ds_id"], query["fields"], "2024-01-01", end_date, query["ds_accounts"]
     )
-    return sorted((tuple(_plain(row[name]) for name in query["fields"]) for row in rows), key=repr)
+    return sorted(
+        (tuple(comparable(row[name]) for name in query["fields"]) for row in rows), key=repr
+    )
 
 
 def test_two_parts_of_an_estate_load_side_by_side_each_with_its_own_state(

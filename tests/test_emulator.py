@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import requests
 
 from supermetrics_emulator import EmulatorServer
 from tests.conftest import API_KEY, ROOT
+from tests.emulator_cli import emulator_command
 
 QUERY = {
     "ds_id": "AW",
@@ -417,24 +416,7 @@ def test_control_plane_over_http(emulator: EmulatorServer) -> None:
 
 def test_command_line_prints_its_address_first(tmp_path: Path) -> None:
     fault = json.dumps({"action": "http_error", "status": 503})
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "supermetrics_emulator",
-            "--port",
-            "0",
-            "--api-key",
-            "k",
-            "--fault",
-            fault,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
+    with emulator_command("--port", "0", "--api-key", "k", "--fault", fault) as line:
         assert line.startswith("listening on http://127.0.0.1:")
         url = line.removeprefix("listening on ") + "/enterprise/v2/query/data/json"
         response = requests.get(
@@ -444,8 +426,3 @@ def test_command_line_prints_its_address_first(tmp_path: Path) -> None:
             timeout=5,
         )
         assert response.status_code == 503
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()

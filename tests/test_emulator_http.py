@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -14,6 +12,7 @@ import requests
 
 from supermetrics_emulator import EmulatorServer
 from tests.conftest import API_KEY
+from tests.emulator_cli import emulator_command
 from tests.test_emulator import QUERY, call, schema, wait_done
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -210,26 +209,9 @@ def test_pending_answers_can_carry_null_data(emulator: EmulatorServer) -> None:
 
 def test_command_line_takes_structured_settings_as_json() -> None:
     settings = json.dumps({"extra_accounts": {"AW": ["444-444-4444"]}, "run_seconds": 0.01})
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "supermetrics_emulator",
-            "--api-key",
-            "k",
-            "--max-url-length",
-            "300",
-            "--rate-limit-per-second",
-            "50",
-            "--settings",
-            settings,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        root = process.stdout.readline().strip().removeprefix("listening on ")
+    options = ["--api-key", "k", "--max-url-length", "300", "--rate-limit-per-second", "50"]
+    with emulator_command(*options, "--settings", settings) as line:
+        root = line.removeprefix("listening on ")
         accounts = requests.get(
             f"{root}/enterprise/v2/query/accounts",
             params={"json": json.dumps({"ds_id": "AW"})},
@@ -246,8 +228,3 @@ def test_command_line_takes_structured_settings_as_json() -> None:
         assert held[-1] == "444-444-4444"
         assert accounts.headers["X-RateLimit-Limit"] == "50"
         assert too_long.status_code == 414
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()

@@ -23,6 +23,7 @@ from tap_supermetrics.fields import (
     json_type,
     record_schema,
 )
+from tap_supermetrics.row_memory import KEY_BITS, ROW_BITS
 from tap_supermetrics.schema_cache import SchemaCache
 
 
@@ -140,6 +141,48 @@ def test_both_paths_give_a_row_the_same_digests(primary_key: list[str]) -> None:
         assert fast_digests.days == ["2024-01-01", "2024-01-01", "2024-01-02"]
     else:
         assert fast_digests.keys == []
+
+
+@pytest.mark.parametrize(
+    ("data_type", "one", "other"),
+    [
+        ("int.number.value", -1, -2),
+        ("float.number.value", 0.1 + 0.2, 0.3),
+        ("string.text.value", None, "null"),
+        ("string.text.value", "1", "1.0"),
+    ],
+    ids=["python-hash-equal", "float-bits", "null-str", "str"],
+)
+def test_key_digests_tell_apart_values_a_target_tells_apart(
+    data_type: str, one: object, other: object
+) -> None:
+    schemas = [json_type("string.time.date"), json_type(data_type)]
+    convert = RowConverter(["Date", "Id"], schemas, {}, ["Date", "Id"]).convert_page_digested
+    rows = [["2024-01-01", one], ["2024-01-01", other]]
+    raw = [msgspec.Raw(msgspec.json.encode(row)) for row in rows]
+
+    for page in (rows, raw):  # the checked path, the fast path
+        keys = convert(page)[1].keys
+        assert keys[0] != keys[1]
+
+
+def test_digests_fit_their_width_and_key_digests_ignore_other_fields() -> None:
+    rows = [["2024-01-01", "Mobile", n % 2] for n in range(2000)]
+    schemas = [json_type(t) for t in ("string.time.date", "string.text.value")]
+    schemas.append(json_type("int.number.value"))
+    columns = ["Date", "Device", "Clicks"]
+    keyed = RowConverter(columns, schemas, {}, ["Date", "Device"], day_key="Date")
+    unkeyed = RowConverter(columns, schemas, {})
+
+    keys, digests, days = keyed.convert_page_digested(rows)[1]
+    _, whole_rows, no_days = unkeyed.convert_page_digested(rows)[1]
+
+    assert len(set(keys)) == 1  # one Date and Device: one key, whatever the clicks
+    assert len(set(digests)) == 2
+    assert all(0 <= d < 1 << ROW_BITS for d in digests)
+    assert all(0 <= d < 1 << KEY_BITS for d in keys + whole_rows)
+    assert set(days) == {"2024-01-01"}
+    assert no_days == []
 
 
 def test_a_primary_key_outside_the_columns_is_refused() -> None:

@@ -14,8 +14,6 @@ from tap_supermetrics.row_memory import (
     ROW_BITS,
     DigestSet,
     KeysByDay,
-    key_digests,
-    page_digests,
 )
 
 
@@ -120,49 +118,6 @@ def test_digests_outside_their_width_are_refused(bits: int, digest: int) -> None
     assert len(digests) == 0
 
 
-@pytest.mark.parametrize(
-    ("one", "other"),
-    [(-1, -2), (1, 1.0), (1, True), (1, "1"), (None, "null"), (0.1 + 0.2, 0.3)],
-    ids=["python-hash-equal", "int-float", "int-bool", "int-str", "null-str", "float-bits"],
-)
-def test_digests_tell_apart_values_a_target_tells_apart(one: object, other: object) -> None:
-    records = [{"Date": "2024-01-01", "Id": one}, {"Date": "2024-01-01", "Id": other}]
-
-    keys = key_digests(records, ["Date", "Id"])
-
-    assert keys[0] != keys[1]
-    assert key_digests(records, ["Id"])[0] != key_digests(records, ["Id"])[1]
-
-
-def test_digests_fit_their_width() -> None:
-    records = [{"Id": n, "Name": f"n{n}"} for n in range(2000)]
-    keyed, unkeyed = page_digests(records, ["Id", "Name"]), page_digests(records, [])
-
-    assert all(0 <= d < 1 << KEY_BITS for d in keyed.keys)
-    assert all(0 <= d < 1 << ROW_BITS for d in keyed.rows)
-    assert all(0 <= d < 1 << KEY_BITS for d in unkeyed.rows)
-    assert unkeyed.keys == []
-
-
-def test_key_digests_ignore_other_fields_and_row_digests_do_not() -> None:
-    records = [
-        {"Date": "2024-01-01", "Device": "Mobile", "Clicks": 5},
-        {"Date": "2024-01-01", "Device": "Mobile", "Clicks": 6},
-    ]
-
-    keys, rows, days = page_digests(records, ["Date", "Device"], "Date")
-
-    assert keys[0] == keys[1]
-    assert rows[0] != rows[1]
-    assert days == ["2024-01-01", "2024-01-01"]
-    assert DigestSet().add_page(keys) == 1
-
-
-def test_key_digests_need_a_key() -> None:
-    with pytest.raises(ValueError, match="at least one key"):
-        key_digests([{"a": 1}], [])
-
-
 @pytest.mark.parametrize(("bits", "size"), [(KEY_BITS, 8), (ROW_BITS, 4)])
 def test_a_digest_costs_its_width_and_little_more(bits: int, size: int) -> None:
     count = 100 * BUCKET_DIGESTS * 4
@@ -248,3 +203,11 @@ def test_rows_that_change_day_every_row_are_held_in_one_set() -> None:
     assert keys.add_page(days[1500:], values[1500:]) is None
     assert len(keys) == len(values)
     assert keys.add_page(["d0"], [values[2000]]) == 0
+
+
+def test_keys_without_their_days_are_refused() -> None:
+    keys = KeysByDay()
+
+    with pytest.raises(ValueError, match="every key needs its row's day"):
+        keys.add_page([], [1, 2])
+    assert len(keys) == 0
