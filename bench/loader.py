@@ -2,7 +2,7 @@
 
 Run: nice -n 19 .venv/bin/python -m bench.loader [--rows 1000000] [--configs project,defaults]
 
-One query of `--rows` rows (rounded up to whole days of 3,000 rows: Date, profile,
+One query of `--rows` rows (rounded up to whole days of 3,000 rows: Date, profileID,
 Keyword, Device and five metrics, plus the tap's `_sm_extracted_at`) goes from the
 emulator through `meltano run tap-supermetrics target-postgres` into a throw-away
 PostgreSQL (tests/postgres.py), once per loader configuration, each in its own schema
@@ -63,7 +63,7 @@ TARGET = ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "t
 API_KEY = "bench-loader-key"
 STREAM = "keywords"
 FIELDS = [
-    "Date", "profile", "Keyword", "Device",
+    "Date", "profileID", "Keyword", "Device",
     "Impressions", "Clicks", "Cost", "CTR", "Conversions",
 ]  # fmt: skip
 KEYS = FIELDS[:4]  # the tap's key: the date and every dimension

@@ -55,7 +55,7 @@ for day, raw_rows, raw_cost, cur_rows, cur_cost in con.execute(f'''
     where r.day >= '2024-03-26' order by 1''').fetchall():
     print(f"{day} | {raw_rows:8} | {cur_rows:12} | {raw_cost:12.2f} | {cur_cost:12.2f}")
 query = '''select "CampaignName", "Cost", _sm_extracted_at from {} where "Date" = '2024-03-31'
-    and profile = '111-111-1111' and "Device" = 'Desktop' and "CampaignName" like 'Brand%'
+    and "profileID" = '111-111-1111' and "Device" = 'Desktop' and "CampaignName" like 'Brand%'
     order by _sm_extracted_at, 1'''
 for name, relation in (("raw", raw), ("current", current)):
     print(f"\\n{name}: 2024-03-31, 111-111-1111, Desktop, campaigns named Brand…")

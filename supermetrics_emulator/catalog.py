@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 DATE = "string.time.date"
 DATETIME = "string.time.datetime"
+MONTH = "string.time.month"
 TEXT = "string.text.value"
 INT = "int.number.value"
 FLOAT = "float.number.value"
@@ -27,8 +28,10 @@ class Field:
 
     `values` enumerates a dimension. `attribute_of` names the dimension this one
     describes (a campaign's start time belongs to the campaign): such a field adds no
-    rows of its own, it is looked up from its parent's value index. `description`,
-    `group_name` and `is_filterable` are what `/query/fields` tells a client.
+    rows of its own, it is looked up from its parent's value index. An attribute of
+    the account field (`is_account`, which holds account ids) reports the account's
+    name, as `/query/accounts` lists it. `description`, `group_name` and
+    `is_filterable` are what `/query/fields` tells a client.
     """
 
     field_id: str
@@ -59,6 +62,9 @@ class DataSource:
 
     Real keys may hold several logins per data source; one is enough to exercise
     every client path, so each data source has exactly one (`ds_user`).
+    `account_seed` names the account in seed labels (see `rows.py`) when it is not the
+    account field's id: Google Ads keeps `profile`, the field that carried the account id
+    before `profileID` did, so that its rows kept their values.
     """
 
     ds_id: str
@@ -67,6 +73,7 @@ class DataSource:
     fields: dict[str, Field] = field(default_factory=dict)
     ds_user: str = ""
     display_name: str = ""
+    account_seed: str = ""
 
     @property
     def account_ids(self) -> tuple[str, ...]:
@@ -75,8 +82,16 @@ class DataSource:
 
     @property
     def account_field(self) -> Field | None:
-        """The dimension that carries the account (`profile`, `property`), if any."""
+        """The dimension that carries the account id (`profileID`, `property`), if any."""
         return next((item for item in self.fields.values() if item.is_account), None)
+
+    @property
+    def account_seed_name(self) -> str:
+        """The middle part of an account's seed label `<ds_id>:<this>:<account id>`."""
+        if self.account_seed:
+            return self.account_seed
+        account = self.account_field
+        return account.field_id if account else "account"
 
 
 def _campaign_names(count: int) -> tuple[str, ...]:
@@ -99,6 +114,7 @@ GOOGLE_ADS = DataSource(
     name="Google Ads",
     ds_user="ads.team@acme.example",
     display_name="Acme Ads Team",
+    account_seed="profile",
     accounts=(
         Account("111-111-1111", "Acme Shoes FI", "Acme Group MCC"),
         Account("222-222-2222", "Acme Shoes SE", "Acme Group MCC"),
@@ -119,8 +135,18 @@ GOOGLE_ADS = DataSource(
             "Account name",
             "dim",
             TEXT,
+            attribute_of="profileID",
+            description="The name of the Google Ads account the row belongs to; it can change.",
+            group_name="Account",
+        ),
+        Field(
+            "profileID",
+            "Account ID",
+            "dim",
+            TEXT,
             is_account=True,
-            description="The Google Ads account the row belongs to.",
+            description="The id of the Google Ads account the row belongs to, such as "
+            "111-111-1111.",
             group_name="Account",
         ),
         Field(
@@ -236,6 +262,17 @@ GOOGLE_ADS = DataSource(
             description="The average amount paid for one click.",
             group_name="Cost",
             is_filterable=False,
+        ),
+        # A month key, not a day: a plain dimension over a fixed list of months (not
+        # derived from the query's dates), for queries that must not be day-windowed.
+        Field(
+            "YearMonth",
+            "Year & month",
+            "dim",
+            MONTH,
+            values=tuple(f"2024-{month:02d}" for month in range(1, 13)),
+            description="The calendar month the ads ran in, as YYYY-MM.",
+            group_name="Time",
         ),
     ),
 )

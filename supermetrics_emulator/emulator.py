@@ -122,6 +122,7 @@ class Emulator:
         duplicate_row: int | None = None,
     ) -> ResultPlan:
         settings = self.settings
+        held = self.logins().accounts(spec.source)
         return ResultPlan(
             spec.source,
             spec.field_ids,
@@ -132,6 +133,7 @@ class Emulator:
             max_rows=spec.max_rows,
             duplicate_row=duplicate_row,
             upstream=Upstream.from_settings(settings.renames, settings.dropped_rows),
+            account_names={account.account_id: account.account_name for account in held},
         )
 
     def submit(self, params: dict[str, Any]) -> Query:

@@ -10,12 +10,24 @@ and the data revision, never on the query that asked for them: overlapping date
 windows and re-reads see the same numbers, exactly like a real, settled data source.
 A query without the account dimension sums over its accounts (averages percentages),
 as Supermetrics does, so it equals the sum of the per-account rows.
+
+The arithmetic, all modulo P = 4,294,967,291: a label's seed is an FNV-1a-style 64-bit
+hash of its UTF-8 bytes (`_seed`) put through the splitmix64 finaliser (`mix64`).
+Labels are `day:<date>`, `<ds_id>:<dimension>:<value>` for a dimension's values and
+`<ds_id>:<account seed name>:<account id>` for an account (`AW:profile:111-111-1111`:
+Google Ads' accounts keep the name of the field that carried their ids before
+`profileID`, `DataSource.account_seed`). A row's key is (sum of its axes' seeds, the
+account's included, or the account's seed added per account when summing) x
+2,654,435,761 mod P; each metric is key x (1 + seed of `metric:<field id>` mod (P - 1))
+mod P, reduced per data type (`_metric_cell`). An attribute of the account field
+(Google Ads' `profile`) reports the account's name: it rides on the account's axis and
+adds no seed of its own, so asking for it never changes a metric.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -79,11 +91,21 @@ class ResultPlan:
         max_rows: int | None = None,
         duplicate_row: int | None = None,
         upstream: Upstream = NO_CHANGES,
+        account_names: Mapping[str, str] | None = None,
     ) -> None:
-        """Lay out the axes of the result for these fields, dates and accounts."""
+        """Lay out the axes of the result for these fields, dates and accounts.
+
+        `account_names` names the accounts (the login's, extra accounts included);
+        without it, the catalogue's names are used, and an unknown account is named by
+        its id.
+        """
         self.source = source
         self.fields = [source.fields[field_id] for field_id in field_ids]
         self.accounts = tuple(accounts)
+        names = account_names
+        if names is None:
+            names = {account.account_id: account.account_name for account in source.accounts}
+        self.account_names = tuple(names.get(account, account) for account in self.accounts)
         self.days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
         self.revision = revision
         self.duplicate_row = duplicate_row
@@ -95,11 +117,11 @@ class ResultPlan:
         for item in self.fields:
             if not (item.is_date or item.field_type == "met"):
                 self._add_axis(item)
-        #: Without the account dimension a row sums over these accounts' seeds.
-        self.summed = not any(f.is_account for f in self.fields)
         account_field = source.account_field
-        account_axis = account_field.field_id if account_field else "account"
-        self._account_seeds = tuple(_seed(f"{source.ds_id}:{account_axis}:{a}") for a in accounts)
+        #: Without the account's axis (its id or name asked for), a row sums over these
+        #: accounts' seeds.
+        self.summed = account_field is None or account_field.field_id not in self._axis_of
+        self._account_seeds = tuple(self._account_seed(account) for account in accounts)
         self._revised_from_day = next(
             (n for n, day in enumerate(self.days) if day >= revision.from_date), len(self.days)
         )
@@ -111,19 +133,31 @@ class ResultPlan:
         visible = full - len(self.skips)
         self.natural_rows = visible if max_rows is None else min(visible, max_rows)
 
+    def _account_seed(self, account: str) -> int:
+        return _seed(f"{self.source.ds_id}:{self.source.account_seed_name}:{account}")
+
     def _add_axis(self, item: Field) -> None:
         axis_name = item.attribute_of or item.field_id
         if axis_name in self._axis_of:
             return
-        if item.is_account:
-            labels: tuple[object, ...] = self.accounts
-        elif item.attribute_of:
-            labels = self.source.fields[item.attribute_of].values
+        parent = self.source.fields[axis_name]
+        labels: tuple[object, ...]
+        if parent.is_account:
+            labels = self.accounts
+            seeds = tuple(self._account_seed(account) for account in self.accounts)
         else:
-            labels = item.values
-        seeds = tuple(_seed(f"{self.source.ds_id}:{axis_name}:{label}") for label in labels)
+            labels = parent.values
+            seeds = tuple(_seed(f"{self.source.ds_id}:{axis_name}:{label}") for label in labels)
         self._axis_of[axis_name] = len(self.axes)
         self.axes.append(Axis(axis_name, labels, seeds))
+
+    def _values(self, item: Field) -> tuple[object, ...]:
+        """What a dimension holds per position of its axis, before renames."""
+        if item.is_account:
+            return self.accounts
+        if item.attribute_of and self.source.fields[item.attribute_of].is_account:
+            return self.account_names
+        return item.values
 
     def _matches(self, rule: DropRule) -> Iterator[int]:
         """Natural indexes of the rows `rule` drops; none unless every field is an axis."""
@@ -133,7 +167,7 @@ class ResultPlan:
             axis = self._axis_of.get("Date" if item.is_date else item.attribute_of or field_id)
             if axis is None or (item.is_date and not self.dated):
                 return iter(())
-            labels = self.axes[axis].labels if item.is_date or item.is_account else item.values
+            labels = self.axes[axis].labels if item.is_date else self._values(item)
             positions = {
                 n
                 for n, label in enumerate(labels)
@@ -181,8 +215,7 @@ class ResultPlan:
 
     def _labels(self, item: Field) -> tuple[object, ...]:
         """What a dimension column reports per axis position, renames applied."""
-        labels = self.accounts if item.is_account else item.values
-        return tuple(self.upstream.renamed(item.field_id, label) for label in labels)
+        return tuple(self.upstream.renamed(item.field_id, label) for label in self._values(item))
 
     @cached_property
     def _compiled(self) -> Callable[..., Iterator[list[object]]]:

@@ -24,21 +24,19 @@ ACCOUNTS_PATH = "/query/accounts"
 ALL_ACCOUNTS_LIST = "list.all_accounts"
 TEAM_LIST_PREFIX = "list."
 
-#: Field ids that carry the account in common data sources (compared ignoring case).
-#: A query can name its own with `account_field`.
+#: Field ids that carry the account's id in common data sources (compared ignoring
+#: case). One of them among `fields` is the query's account field unless the query
+#: names its own with `account_field`. GA4's `property` holds `properties/<number>`,
+#: the property's resource id.
 KNOWN_ACCOUNT_FIELDS = frozenset(
     {
-        "profile",
         "profileid",
         "profile_id",
         "property",
         "propertyid",
         "property_id",
-        "account",
         "accountid",
         "account_id",
-        "accountname",
-        "account_name",
         "adaccountid",
         "ad_account_id",
         "customerid",
@@ -46,6 +44,25 @@ KNOWN_ACCOUNT_FIELDS = frozenset(
         "ds_account",
     }
 )
+
+#: Field ids that carry the account's *name*, with the id field to use instead (keys
+#: compared ignoring case). A name can change, and two accounts can share one: as the
+#: account key it would split one account's coverage and rows in two after a rename,
+#: and merge two accounts into one. docs/account-ids.md has this table.
+ACCOUNT_NAME_FIELDS: dict[str, str] = {
+    "profile": "profileID",  # Google Ads: `profile` is "Account", `profileID` "Account ID"
+    "profilename": "profileID",
+    "profile_name": "profile_id",
+    "account": "account_id",  # Campaign Manager 360: `account` is the name
+    "accountname": "accountID",
+    "account_name": "account_id",
+    "adaccountname": "adaccountID",
+    "ad_account_name": "ad_account_id",
+    "customername": "customerID",
+    "customer_name": "customer_id",
+    "propertyname": "propertyID",
+    "property_name": "property_id",
+}
 
 
 @dataclass(frozen=True)
@@ -135,11 +152,30 @@ def parse_account_list(payload: dict[str, Any], describe: str) -> list[Account]:
     return list(accounts.values())
 
 
-def account_field(fields: Sequence[str], configured: str | None) -> str | None:
-    """The field that carries the account in each row, if the query has one."""
-    if configured is not None:
-        return configured
-    return next((name for name in fields if name.lower() in KNOWN_ACCOUNT_FIELDS), None)
+def account_field(fields: Sequence[str], configured: str | None, where: str) -> str | None:
+    """The field that carries the account's id in each row, if the query has one.
+
+    Without `configured`, the first known id field among `fields` is taken; failing
+    that, a known name field is found only to be refused. A name field listed beside
+    an id field is an ordinary column.
+
+    Raises:
+        ConfigError: the account field is a known name field; the one line names the
+            id field to use instead.
+    """
+    chosen = configured
+    if chosen is None:
+        chosen = next((name for name in fields if name.lower() in KNOWN_ACCOUNT_FIELDS), None)
+    if chosen is None:
+        chosen = next((name for name in fields if name.lower() in ACCOUNT_NAME_FIELDS), None)
+    if chosen is not None and chosen.lower() in ACCOUNT_NAME_FIELDS:
+        id_field = ACCOUNT_NAME_FIELDS[chosen.lower()]
+        msg = (
+            f"{where}: account field {chosen!r} holds the account's name, which can change: "
+            f"use the id field {id_field!r} instead (add it to fields; docs/account-ids.md)"
+        )
+        raise ConfigError(msg)
+    return chosen
 
 
 class AccountDirectory:

@@ -248,9 +248,7 @@ class SupermetricsStream(RESTStream[int]):
                 raise RetriableAPIError(msg, response) from None
         info = ApiErrorInfo.from_payload(payload)
         code = info.code or ""
-        if code in FINAL_LICENCE_CODES or (
-            status == HTTPStatus.FORBIDDEN and code.startswith("LICENSE_")
-        ):
+        if is_licence_code(code):
             msg = (
                 f"{self._where(response)}: the Supermetrics licence refused the request "
                 f"(HTTP {status}, {info}); retrying in this run would not help"
@@ -261,12 +259,10 @@ class SupermetricsStream(RESTStream[int]):
             raise RetriableAPIError(msg, response)
         # An error can also come at HTTP 200: it is judged by its code like the others.
         failed = status >= HTTPStatus.BAD_REQUEST or _error_envelope(payload)
-        if status in {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN} or (
-            failed and code.startswith(("AUTH", "OAUTH", "API_KEY"))
-        ):
+        if status == HTTPStatus.UNAUTHORIZED or (failed and is_key_code(code)):
             msg = (
                 f"Supermetrics rejected the API key (HTTP {status}, {info}). "
-                "Check the api_key setting."
+                "Check the api_key setting and the key's IP and permission settings."
             )
             raise AuthenticationError(msg)
         if info.code == "STATUS_NOT_FOUND":
@@ -382,8 +378,35 @@ class SupermetricsStream(RESTStream[int]):
         return kind(f"{describe}: {text}")
 
 
-#: Codes that no retry within the run can cure (a daily quota, an expired licence).
-FINAL_LICENCE_CODES = frozenset({"LICENSE_DAILY_QUERY_LIMIT_EXCEEDED"})
+#: Codes about the key itself (documented at 401 and 403): no stream can go on without it.
+KEY_CODES = frozenset(
+    {
+        "ACCESS_TOKEN_INVALID",
+        "ACCESS_DENIED_IP",
+        "ACCESS_DENIED_PERMISSIONS",
+        "API_KEY_DISABLED",
+        "API_KEY_INVALID",
+        "API_KEY_REQUIRED",
+    }
+)
+
+
+def is_key_code(code: str) -> bool:
+    """Whether an error code is about the API key (the whole run), not one data source.
+
+    A 403 with any other code (a data source login that lost access, say) is about
+    one stream or account and is isolated to it.
+    """
+    return code.upper() in KEY_CODES or code.upper().startswith("API_KEY")
+
+
+def is_licence_code(code: str) -> bool:
+    """Whether an error code is the licence's (`LICENSE_*`, at any HTTP status).
+
+    Includes 429 `LICENSE_DAILY_QUERY_LIMIT_EXCEEDED`: a daily quota that no retry
+    within the run can cure.
+    """
+    return code.upper().startswith("LICENSE_")
 
 
 def _error_envelope(payload: object) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -95,9 +96,10 @@ QUERY_SCHEMA = th.ObjectType(
     th.Property(
         "account_field",
         th.StringType,
-        description="The field that carries the account in each row (default: a known "
-        "account field among `fields`, such as `profile` or `property`). Without one, rows "
-        "are sums over the accounts.",
+        description="The field that carries the account's id in each row (default: a known "
+        "account id field among `fields`, such as `profileID` or `property`). A name field "
+        "(`profile`, `account_name`, …) is refused: see docs/account-ids.md. Without one, "
+        "rows are sums over the accounts.",
     ),
     th.Property(
         "date_field",
@@ -423,6 +425,37 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
     return definitions
 
 
+def _check_account_filter(ds_accounts: object, where: str) -> None:
+    r"""Refuse a `ds_accounts` filter object whose regex Python's `re` cannot compile.
+
+    Supermetrics documents `filter_id` / `filter_name` as PCRE, but the tap resolves a
+    filter itself (`accounts.matching`, with `re` and no flags) to keep coverage per
+    account, and would fail there anyway, only later: after `/query/fields` and
+    `/query/accounts` were asked. So the check is `re.compile` and nothing stricter:
+    whatever `re` compiles passes, even where PCRE would read it differently. PCRE-only
+    syntax that `re` rejects (`\p{L}`, `(?<name>...)`, `\Q...\E`) is refused here, as it
+    could not be matched later either.
+
+    Args:
+        ds_accounts: The query's `ds_accounts` value; only a filter object is checked.
+        where: Names the query in the message, e.g. "queries[0] (ads)".
+
+    Raises:
+        ConfigError: one line naming the query, the filter key, the regex and `re`'s error.
+    """
+    if not isinstance(ds_accounts, dict):
+        return
+    for key in ("filter_id", "filter_name"):
+        pattern = ds_accounts.get(key)
+        if pattern is None:
+            continue
+        try:
+            re.compile(str(pattern))
+        except re.error as error:
+            msg = f"{where}: ds_accounts.{key} {pattern!r} is not a valid regex: {error}"
+            raise ConfigError(msg) from None
+
+
 def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
     if not entry.get("ds_id"):
         msg = f"{where}: ds_id is required"
@@ -437,6 +470,7 @@ def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
         msg = f"{where}: field(s) listed twice: {', '.join(duplicates)}"
         raise ConfigError(msg)
     check_column_collisions(fields, where)
+    _check_account_filter(entry.get("ds_accounts"), where)
     date_field = entry.get("date_field")
     if date_field is not None and date_field not in fields:
         msg = f"{where}: date_field {date_field!r} is not among the fields"
@@ -446,7 +480,7 @@ def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
     if date_field is not None and entry.get("date_range_type"):
         msg = f"{where}: date_range_type only applies to queries without a date field"
         raise ConfigError(msg)
-    chosen_account_field = account_field(fields, entry.get("account_field"))
+    chosen_account_field = account_field(fields, entry.get("account_field"), where)
     if chosen_account_field is not None and chosen_account_field not in fields:
         msg = f"{where}: account_field {chosen_account_field!r} is not among the fields"
         raise ConfigError(msg)

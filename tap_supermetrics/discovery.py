@@ -3,8 +3,10 @@
 In this order: the input catalog (a sync given `--catalog`), the schema cache on
 disk, the API's field list (`GET /query/fields`, one request per data source, no
 licence query), and only where that endpoint answers an error, one small probe query
-per query definition (the fallback of earlier versions). Unknown field ids are refused
-after the field lists are read and before any probe or data query is submitted.
+per query definition (the fallback of earlier versions). Unknown field ids, and a
+date_field that is not a day (`preflight.py`), are refused after the field lists are
+read and before any probe or data query is submitted (a probed query's date_field
+right after its probe, the first moment its type is known).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from tap_supermetrics.client import SupermetricsStream
 from tap_supermetrics.config import DEFAULT_BASE_URL, QueryDefinition, date_range
-from tap_supermetrics.errors import AuthenticationError, ResultShapeError, SupermetricsError
+from tap_supermetrics.errors import ResultShapeError, RunWideError, SupermetricsError
 from tap_supermetrics.field_catalog import (
     FieldListClient,
     UnknownFieldError,
@@ -26,6 +28,7 @@ from tap_supermetrics.field_catalog import (
 from tap_supermetrics.fields import FieldSpec, base_type
 from tap_supermetrics.lifecycle import PollTiming, QueryExecution, QueryRun
 from tap_supermetrics.pagination import read_page
+from tap_supermetrics.preflight import DateFieldTypeError, date_field_refusals
 from tap_supermetrics.schema_cache import SchemaCache, default_directory
 
 if TYPE_CHECKING:
@@ -59,8 +62,14 @@ class FieldDiscovery:
     def fields_by_stream(self) -> dict[str, list[FieldSpec]]:
         """Each query's fields in configured order, by stream name.
 
+        Every check that needs the fields' metadata runs as soon as the fields are
+        known: for the queries typed from the catalog, the cache or `/query/fields`
+        before any probe or data query, for probed queries right after their probe.
+
         Raises:
-            UnknownFieldError: a field id is not among its data source's fields.
+            UnknownFieldError: a field id is not among its data source's fields (the
+                line also names any date_field that is not a day).
+            DateFieldTypeError: a date_field is not a day (`preflight.py`).
         """
         fields: dict[str, list[FieldSpec]] = {}
         missing: dict[str, list[QueryDefinition]] = {}  # ds_id → definitions still untyped
@@ -70,6 +79,21 @@ class FieldDiscovery:
                 fields[definition.name] = known
             else:
                 missing.setdefault(definition.ds_id, []).append(definition)
+        unknown, to_probe = self._from_field_lists(missing, fields)
+        _refuse(unknown, date_field_refusals(self.definitions, fields))
+        probed = self._probe_all(to_probe)
+        _refuse([], date_field_refusals(to_probe, probed))
+        fields.update(probed)
+        return fields
+
+    def _from_field_lists(
+        self, missing: dict[str, list[QueryDefinition]], fields: dict[str, list[FieldSpec]]
+    ) -> tuple[list[str], list[QueryDefinition]]:
+        """Type `missing` (by ds_id) from `/query/fields` into `fields`.
+
+        Returns:
+            The unknown field id refusals, and the definitions left to probe.
+        """
         refusals: list[str] = []
         to_probe: list[QueryDefinition] = []
         for ds_id, definitions in missing.items():
@@ -83,10 +107,7 @@ class FieldDiscovery:
                     refusals.append(refusal)
                 else:
                     fields[definition.name] = [listing[field_id] for field_id in definition.fields]
-        if refusals:
-            raise UnknownFieldError("; ".join(refusals))
-        fields.update(self._probe_all(to_probe))
-        return fields
+        return refusals, to_probe
 
     # Input catalog and cache ------------------------------------------------------
 
@@ -146,8 +167,8 @@ class FieldDiscovery:
         client = FieldListClient(self.tap, name=f"{ds_id}_fields", schema={"properties": {}})
         try:
             listing = fetch_field_list(client, ds_id)
-        except AuthenticationError:
-            raise  # a probe would be refused the same way
+        except RunWideError:
+            raise  # the key or the licence: a probe would be refused the same way
         except SupermetricsError as error:  # an error answer, or retries (429, 5xx) spent
             self.tap.logger.warning(
                 "%s; typing stream(s) %s with a one-row probe query each instead",
@@ -209,3 +230,11 @@ class FieldDiscovery:
             raise ResultShapeError(msg)
         self.tap.logger.info("%s: typed %d fields", describe, len(by_id))
         return [by_id[field_id] for field_id in definition.fields]
+
+
+def _refuse(unknown: list[str], wrong_date_fields: list[str]) -> None:
+    """Raise one error whose single line holds every refusal, unknown field ids first."""
+    if unknown:
+        raise UnknownFieldError("; ".join([*unknown, *wrong_date_fields]))
+    if wrong_date_fields:
+        raise DateFieldTypeError("; ".join(wrong_date_fields))

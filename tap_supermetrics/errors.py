@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from singer_sdk.exceptions import FatalAPIError
 
@@ -57,16 +57,39 @@ class SupermetricsError(FatalAPIError):
     """Base of the tap's own failures: none of them is retried by the SDK's backoff."""
 
 
-class AuthenticationError(SupermetricsError):
-    """The API rejected the key (401/403 or an AUTH… code)."""
+class RunWideError(SupermetricsError):
+    """An answer about the key or the licence, not one stream: it stops the run at once.
+
+    Every other API error is about one data source, login or account, and is isolated
+    to its stream or account (the other streams still load and save their state).
+    """
 
 
-class LicenceError(SupermetricsError):
-    """The licence refused the request (daily quota, expired licence): final for this run."""
+class AuthenticationError(RunWideError):
+    """The API rejected the key: any 401, or a key-wide 403 code (`ACCESS_DENIED_IP`, …)."""
 
 
-class ResultsExpiredError(SupermetricsError):
+class LicenceError(RunWideError):
+    """The licence refused the request (`LICENSE_*`, the daily quota): final for this run."""
+
+
+class ResubmitError(SupermetricsError):
+    """The query's results cannot be read any more; submitting it again may succeed."""
+
+    #: What happened, for "… 3 times (max_resubmits=2)".
+    what: ClassVar[str] = "results lost"
+
+
+class ResultsExpiredError(ResubmitError):
     """STATUS_NOT_FOUND: the query's results are gone; the query must be submitted again."""
+
+    what = "results expired"
+
+
+class ProcessExitedError(ResubmitError):
+    """PROCESS_EXITED: the query's process ended without a result (final for that run)."""
+
+    what = "status PROCESS_EXITED"
 
 
 class QueryFailedError(SupermetricsError):

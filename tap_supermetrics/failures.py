@@ -1,9 +1,11 @@
-"""Failures that stop one account but not the run, reported together at its end.
+"""Failures that stop one account or one stream but not the run, reported at its end.
 
 When one account of a query fails (its login lost access, say), the other accounts'
 rows are still emitted and their coverage moves; the failing account's coverage does
-not. The run must still end non-zero, after every stream has synced, with one line
-per stream and account.
+not. When a whole stream cannot go on (listing its accounts was refused, its query is
+refused for its data source), the other streams still load and save their state. The
+run must still end non-zero, after every stream has synced, with one line per failure.
+Errors about the key or the licence are not collected here: they stop the run at once.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from tap_supermetrics.planner import ALL_ACCOUNTS
 
 
 class AccountsFailedError(SupermetricsError):
-    """One or more accounts failed; the others were synced."""
+    """One or more accounts or streams failed; the others were synced."""
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,31 @@ class AccountFailure:
         return f"stream {self.stream!r}, {who}, window {self.window}: {self.what}"
 
 
+@dataclass(frozen=True)
+class StreamFailure:
+    """A stream that stopped in this run (its data source's error), the others went on."""
+
+    stream: str
+    ds_id: str
+    what: str
+
+    def __str__(self) -> str:
+        """The error's own line (it names the stream), with the data source if it does not."""
+        text = self.what
+        if not text.startswith(f"stream {self.stream!r}"):
+            text = f"stream {self.stream!r}: {text}"
+        if f"data source {self.ds_id!r}" not in text:
+            text += f" (data source {self.ds_id!r})"
+        return text
+
+
 @dataclass
 class FailureLedger:
-    """The account failures of a run, shared by every stream."""
+    """The account and stream failures of a run, shared by every stream."""
 
-    failures: list[AccountFailure] = field(default_factory=list)
+    failures: list[AccountFailure | StreamFailure] = field(default_factory=list)
 
-    def add(self, failure: AccountFailure) -> None:
+    def add(self, failure: AccountFailure | StreamFailure) -> None:
         """Record a failure."""
         self.failures.append(failure)
 
@@ -48,12 +68,19 @@ class FailureLedger:
         """Fail the run after one log line per failed stream and account, if any failed."""
         if not self.failures:
             return
+        accounts = sum(isinstance(failure, AccountFailure) for failure in self.failures)
+        streams = len(self.failures) - accounts
+        counts = []
+        if accounts:
+            counts.append(f"{accounts} account failure(s)")
+        if streams:
+            counts.append(f"{streams} stream failure(s)")
+        summary = ", ".join(counts)
         logger.error(
-            "%d account failure(s); the other accounts were synced, these accounts' days "
-            "stay unloaded until a run reads them:",
-            len(self.failures),
+            "%s; everything else was synced, and what failed stays unloaded until a run reads it:",
+            summary,
         )
         for failure in self.failures:
             logger.error("  %s", failure)
-        msg = f"{len(self.failures)} account failure(s), listed above"
+        msg = f"{summary}, listed above"
         raise AccountsFailedError(msg)

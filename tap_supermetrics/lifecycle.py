@@ -2,7 +2,10 @@
 
 Every status has an explicit branch. SCHEDULED/QUEUED/RUNNING keep polling until
 `query_timeout`; SUCCESS hands back the first page; FAILURE and STOPPED fail with the
-API's own error; anything else fails loudly rather than being taken for "no rows".
+API's own error (a `LICENSE_*` code in a FAILURE stops the run: it is the licence's,
+not an account's); PROCESS_EXITED (final in Supermetrics' own CLI) is submitted again
+by the caller like expired results; anything else fails loudly rather than being
+taken for "no rows".
 Polls ask for the first page (`offset_start`/`offset_end`), so the poll that sees
 SUCCESS already carries the first rows.
 """
@@ -19,9 +22,11 @@ from typing import Any
 from tap_supermetrics.client import STATUS_PATH, SUBMIT_PATH
 from tap_supermetrics.errors import (
     ApiErrorInfo,
-    AuthenticationError,
+    LicenceError,
+    ProcessExitedError,
     QueryFailedError,
     QueryTimeoutError,
+    RunWideError,
     SupermetricsError,
 )
 
@@ -74,6 +79,9 @@ class QueryRun:
     cache_used: bool | None = None
     submitted_at: str | None = None
     finished_at: str | None = None
+    #: The `_sm_extracted_at` its rows carry (one stamp per window read, see lineage.py):
+    #: with `accounts` and the days, the current relations learn what it answered.
+    extracted_at: str | None = None
     attempts: int = 0
     status_polls: int = 0
     rows_emitted: int = 0
@@ -154,6 +162,8 @@ class QueryExecution:
                 return answer
             if status in {"FAILURE", "STOPPED"}:
                 self._fail(status, answer)
+            if status == "PROCESS_EXITED":
+                self._exited(answer)
             if status not in PENDING:
                 msg = (
                     f"{self.describe}: the API reported status {status!r}, which the tap "
@@ -196,7 +206,7 @@ class QueryExecution:
             }
             try:
                 status = _status_of(self.call_api(SUBMIT_PATH, params))
-            except AuthenticationError:
+            except RunWideError:
                 raise
             except SupermetricsError as error:  # expiry too: the status poll is the judge
                 self.logger.info("%s: lookups are not held open (%s)", self.describe, error)
@@ -237,6 +247,7 @@ class QueryExecution:
         self.run.finished_at = _utc_now()
         if self.extracted_at is None:
             self.extracted_at = _utc_now("microseconds")
+        self.run.extracted_at = self.extracted_at
         self.run.total_rows = _int_or_none(result.get("total_rows"))
         self.run.run_seconds = _float_or_none(result.get("run_seconds"))
         self.run.data_sampled = _bool_or_none(result.get("data_sampled"))
@@ -254,10 +265,30 @@ class QueryExecution:
     def _fail(self, status: str, answer: dict[str, Any]) -> None:
         self.run.finished_at = _utc_now()
         info = ApiErrorInfo.from_payload(answer)
+        if (info.code or "").upper().startswith("LICENSE_"):
+            # The licence, not an account: splitting by accounts would only spend more.
+            self.run.error = str(info)
+            msg = (
+                f"{self.describe}: query {self.run.schedule_id} ended with FAILURE because "
+                f"the Supermetrics licence refused it ({info}); retrying in this run would "
+                "not help"
+            )
+            raise LicenceError(msg)
         what = "was aborted (STOPPED)" if status == "STOPPED" else "ended with FAILURE"
         msg = f"{self.describe}: query {self.run.schedule_id} {what}: {info}"
         self.run.error = str(info)
         raise QueryFailedError(msg, status=status, info=info)
+
+    def _exited(self, answer: dict[str, Any]) -> None:
+        """PROCESS_EXITED: final for this submission; the caller may submit it again."""
+        self.run.finished_at = _utc_now()
+        info = ApiErrorInfo.from_payload(answer)
+        self.run.error = f"PROCESS_EXITED: {info}"
+        msg = (
+            f"{self.describe}: query {self.run.schedule_id} ended with status PROCESS_EXITED "
+            f"(its process exited without a result; {info})"
+        )
+        raise ProcessExitedError(msg)
 
     def _log_progress(self, status: str, meta: dict[str, Any]) -> None:
         progress = _object(meta.get("progress"))

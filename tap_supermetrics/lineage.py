@@ -4,9 +4,11 @@ Every record of a query stream carries `_sm_extracted_at`, the moment Supermetri
 finished the query that produced it (UTC, microseconds). It is one value per query
 execution and window: when results expire and the query is submitted again, the
 window keeps the stamp of its first execution, so rows emitted before and after the
-resubmission belong together. `query_runs.finished_at` and `schedule_id` tell the rest
-(accounts, days, request id). The current relations (`<stream>_current`, built by
-dbt) keep, per day and account, only the rows with the latest stamp.
+resubmission belong together; so do the parts of a window split by accounts.
+`query_runs.extracted_at` carries the same stamp, with the accounts and days each
+execution covered. The current relations (`<stream>_current`, built by dbt) keep, per
+day and account, the rows of the latest successful query that covered them (none if it
+answered none).
 
 It is a record property rather than the targets' `_sdc_extracted_at`, because that one
 exists only with `add_record_metadata`, which costs target-postgres a third of its speed.
@@ -23,8 +25,8 @@ LINEAGE_SCHEMA: dict[str, Any] = {
     "format": "date-time",
     "title": "Extracted at",
     "description": "When Supermetrics finished the query execution that produced this row "
-    "(UTC; one value per query and window). The current relations keep, per day and "
-    "account, the rows with the latest value.",
+    "(UTC; one value per query and window, as in query_runs.extracted_at). The current "
+    "relations keep, per day and account, the rows of the latest query that covered them.",
 }
 
 

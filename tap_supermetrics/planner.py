@@ -5,7 +5,9 @@ minus the days loaded, plus the `lookback_days` tail of what was loaded, split i
 windows of `window_days`. Accounts with the same days to read share one query, so a
 steady daily run sends one query per window whatever the number of accounts, while
 an added account (or one that failed last time) is read on its own from where it
-stands. A changed query (fields, filter, …) starts the stream over from `start_date`.
+stands. A changed query (dimensions, an added metric, filter, …) starts the stream over
+from `start_date`; a removed (or deselected) metric does not: the other columns' rows
+are unchanged.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from tap_supermetrics.windows import DateWindow, split
 #: are sums over all its accounts, so they are loaded (and re-read) as one.
 ALL_ACCOUNTS = "*"
 
-#: Query parameters that shape the rows (dates and accounts are planned separately).
+#: Query parameters that shape the rows (dates and accounts are planned separately;
+#: `fields` is split into the dimensions and one entry per metric).
 SHAPING_PARAMETERS = (
     "ds_id",
-    "fields",
     "filter",
     "ds_segments",
     "settings",
@@ -79,20 +81,55 @@ class StreamPlan:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def fingerprint(params: Mapping[str, Any], summed_accounts: Sequence[str] | None) -> dict[str, str]:
+#: Fingerprint entries of single metrics are named `metric:<field id>`.
+METRIC_PREFIX = "metric:"
+#: The entry of earlier releases: all fields as one digest.
+LEGACY_FIELDS = "fields"
+
+
+def fingerprint(
+    params: Mapping[str, Any],
+    summed_accounts: Sequence[str] | None,
+    metrics: frozenset[str] = frozenset(),
+) -> dict[str, str]:
     """A short digest of each parameter that shapes the rows, by name.
 
-    Field order does not change the rows, so fields are compared as a set. For a query
-    whose rows are summed over its accounts the account list shapes the rows too.
+    Field order does not change the rows, so the dimensions are compared as a set,
+    and each metric of `metrics` has an entry of its own: a metric that goes away
+    changes no other column, one that comes is missing from every loaded day. For a
+    query whose rows are summed over its accounts the account list shapes the rows too.
     """
     parts: dict[str, Any] = {
         name: params[name] for name in SHAPING_PARAMETERS if params.get(name) is not None
     }
-    if "fields" in parts:
-        parts["fields"] = sorted(parts["fields"])
+    fields = list(params.get("fields") or [])
+    parts["dimensions"] = sorted(name for name in fields if name not in metrics)
     if summed_accounts is not None:
         parts["accounts"] = sorted(summed_accounts)
-    return {name: _digest(value) for name, value in parts.items()}
+    digests = {name: _digest(value) for name, value in parts.items()}
+    digests.update({METRIC_PREFIX + name: _digest(name) for name in fields if name in metrics})
+    return digests
+
+
+def upgrade_fingerprint(
+    stored: Mapping[str, str], current: Mapping[str, str], fields: Sequence[str]
+) -> dict[str, str]:
+    """Read a fingerprint of an earlier release (all fields as one digest) in today's form.
+
+    When the stored digest is that of today's fields, the query did not change: today's
+    field entries stand in for it. Otherwise it stays as it was and reads as changed.
+    """
+    if LEGACY_FIELDS not in stored or stored[LEGACY_FIELDS] != _digest(sorted(fields)):
+        return dict(stored)
+    upgraded = {name: value for name, value in stored.items() if name != LEGACY_FIELDS}
+    upgraded.update(
+        {
+            name: value
+            for name, value in current.items()
+            if name == "dimensions" or name.startswith(METRIC_PREFIX)
+        }
+    )
+    return upgraded
 
 
 def _digest(value: object) -> str:
@@ -101,8 +138,21 @@ def _digest(value: object) -> str:
 
 
 def changed_parts(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
-    """The names of the shaping parameters whose digest differs (added or removed too)."""
-    return sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name))
+    """The shaping parameters whose digest differs (added or removed too), by name.
+
+    A metric that went away is no change: the rows of the other columns stay as read.
+    """
+    return sorted(
+        name
+        for name in set(old) | set(new)
+        if old.get(name) != new.get(name)
+        and not (name.startswith(METRIC_PREFIX) and name not in new)
+    )
+
+
+def _parameter_of(part: str) -> str:
+    """The query parameter a fingerprint entry stands for (`fields` for their parts)."""
+    return LEGACY_FIELDS if part == "dimensions" or part.startswith(METRIC_PREFIX) else part
 
 
 def plan_stream(  # noqa: PLR0913 - each input is one independent fact
@@ -118,7 +168,8 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
     changed = None
     if coverage.known and changed_parts(coverage.fingerprint, current_fingerprint):
         parts = changed_parts(coverage.fingerprint, current_fingerprint)
-        changed = f"the query's {', '.join(parts)} changed since the last run"
+        named = dict.fromkeys(_parameter_of(part) for part in parts)
+        changed = f"the query's {', '.join(named)} changed since the last run"
         coverage = Coverage(failed=dict(coverage.failed), known=True)
     coverage.fingerprint = dict(current_fingerprint)
     groups: dict[DaySet, list[str]] = {}

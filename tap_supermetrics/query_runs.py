@@ -1,9 +1,12 @@
 """The fixed `query_runs` stream: one record per Supermetrics query the sync executed.
 
 It says which stream, accounts and days each query covered, when it finished, and
-why it was planned; with the records' `_sm_extracted_at` it traces every row to its
-query. It syncs last, so it reports every query of the run, and it is where the run
-fails, after every stream is out, when an account failed on the way.
+why it was planned; its `extracted_at` is the `_sm_extracted_at` its rows carry, which
+traces every row to its query. The current relations (dbt) read it to learn what the
+latest successful query of each day and account answered, rows or none: so `accounts`
+are the accounts that execution read, not the stream's. It syncs last, so it reports
+every query of the run, and it is where the run fails, after every stream is out, when
+an account failed on the way.
 """
 
 from __future__ import annotations

@@ -4,11 +4,21 @@ The glue between the pure planner and a stream: it resolves the accounts (a
 `/query/accounts` request for `list.all_accounts` and filters), reads the coverage out
 of the stream's bookmark, asks `planner.py` what to read, logs why, and writes the
 coverage back into the bookmark after every window whose rows were all emitted.
+
+Two edges it owns:
+- Days after yesterday (UTC) are not complete (or have not happened): they may be read
+  when `end_date` asks for them, but are never recorded as loaded, so the next run reads
+  them again whatever the lookback. Days after tomorrow (UTC) exist nowhere yet, not
+  even for accounts east of UTC: they are not read at all.
+- An account list that resolves to nothing (an empty team, a filter that matches no
+  account yet) reads nothing and keeps the stream's coverage: when accounts come back,
+  only their missing days plus the lookback are read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable, MutableMapping
 from functools import cached_property
@@ -16,7 +26,7 @@ from typing import Any
 
 from tap_supermetrics.accounts import ListAccounts, account_keys, request_value
 from tap_supermetrics.config import DateRange, QueryDefinition
-from tap_supermetrics.coverage import DaySet, bookmark_day, read_coverage
+from tap_supermetrics.coverage import ONE_DAY, DaySet, bookmark_day, read_coverage
 from tap_supermetrics.planner import (
     ALL_ACCOUNTS,
     PlannedQuery,
@@ -24,6 +34,7 @@ from tap_supermetrics.planner import (
     fingerprint,
     plan_full_table,
     plan_stream,
+    upgrade_fingerprint,
 )
 from tap_supermetrics.windows import DateWindow
 
@@ -40,10 +51,23 @@ class StreamReads:
         bookmark: MutableMapping[str, Any],
         list_accounts: ListAccounts,
         logger: logging.Logger,
+        today: dt.date,
+        requested_fields: tuple[str, ...],
+        metrics: frozenset[str],
     ) -> None:
-        """Plan from `bookmark` (the stream's state, written back in place)."""
+        """Plan from `bookmark` (the stream's state, written back in place) as of `today`.
+
+        `requested_fields` are the fields the queries ask for (the catalog may have
+        deselected some); `metrics` says which of them are metrics.
+        """
         self.definition = definition
+        self.requested_fields = requested_fields
+        self.metrics = metrics
         self.configured = configured
+        #: The last day whose rows can be complete: later days are never recorded loaded.
+        self.last_complete_day = today - ONE_DAY
+        #: The last day that exists somewhere (UTC+14): later days are not read.
+        self.last_readable_day = today + ONE_DAY
         self.lookback_days = int(settings.get("lookback_days", 3))
         self.window_days = int(settings.get("window_days", 30))
         self.bookmark = bookmark
@@ -54,6 +78,16 @@ class StreamReads:
     def resolved(self) -> tuple[str, ...]:
         """The configured accounts (team lists and filters resolved where possible)."""
         return account_keys(self.definition.ds_accounts, self._list_accounts)
+
+    @property
+    def resolves_to_nothing(self) -> bool:
+        """Whether the configured account list names accounts but none exists now."""
+        return bool(self.definition.ds_accounts) and not self.resolved
+
+    @property
+    def wanted(self) -> DaySet:
+        """The configured days that can be read now (none after tomorrow, UTC)."""
+        return DaySet.of(self.configured.start, min(self.configured.end, self.last_readable_day))
 
     @property
     def summed(self) -> bool:
@@ -77,7 +111,8 @@ class StreamReads:
             window = DateWindow(self.configured.start, self.configured.end)
             return plan_full_table(window, self.keys)
         shaping = {k: v for k, v in definition.parameters().items() if k != "ds_accounts"}
-        current = fingerprint(shaping, self.resolved if self.summed else None)
+        shaping["fields"] = list(self.requested_fields)
+        current = fingerprint(shaping, self.resolved if self.summed else None, self.metrics)
         coverage = read_coverage(
             self.bookmark,
             replication_key=definition.date_field,
@@ -85,8 +120,19 @@ class StreamReads:
             accounts=self.keys,
             fingerprint=current,
         )
+        coverage.fingerprint = upgrade_fingerprint(
+            coverage.fingerprint, current, self.requested_fields
+        )
+        if self.resolves_to_nothing:
+            self.logger.warning(
+                "Stream %r: ds_accounts %s lists no account now; nothing is read for this "
+                "stream and its coverage is kept until accounts appear",
+                definition.name,
+                json.dumps(definition.ds_accounts),
+            )
+            return StreamPlan((), coverage)
         plan = plan_stream(
-            wanted=DaySet.of(self.configured.start, self.configured.end),
+            wanted=self.wanted,
             accounts=self.keys,
             coverage=coverage,
             current_fingerprint=current,
@@ -115,6 +161,24 @@ class StreamReads:
         )
         for planned in queries:
             self.logger.info("%sstream %r: %s", prefix, self.definition.name, planned.describe())
+        unfinished = self.wanted - DaySet.of(self.configured.start, self.last_complete_day)
+        if queries and unfinished and self.definition.date_field is not None:
+            self.logger.info(
+                "%sstream %r: days %s are not complete yet (after %s, yesterday in UTC): they "
+                "are read but not recorded as loaded, so the next run reads them again",
+                prefix,
+                self.definition.name,
+                ", ".join(map(str, unfinished)),
+                self.last_complete_day,
+            )
+        if self.configured.end > self.last_readable_day:
+            self.logger.info(
+                "%sstream %r: days after %s (end_date %s) have not happened anywhere yet: not read",
+                prefix,
+                self.definition.name,
+                self.last_readable_day,
+                self.configured.end,
+            )
 
     def accounts_param(self, accounts: Iterable[str]) -> list[str] | str | dict[str, str] | None:
         """The `ds_accounts` value that reads exactly `accounts`."""
@@ -131,7 +195,12 @@ class StreamReads:
         """Record that all rows of `window` were emitted for `accounts`."""
         if window is None or self.definition.date_field is None:
             return
-        self.plan.coverage.add(accounts, DaySet.of(window.start, window.end))
+        complete = DaySet.of(window.start, min(window.end, self.last_complete_day))
+        if complete:
+            self.plan.coverage.add(accounts, complete)
+        else:
+            for account in accounts:  # read this run: no longer failed, nothing complete yet
+                self.plan.coverage.failed.pop(account, None)
         self._write_back()
 
     def failed(self, accounts: Iterable[str], code: str) -> None:

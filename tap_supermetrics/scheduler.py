@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from tap_supermetrics.errors import RunWideError, SupermetricsError
+
 if TYPE_CHECKING:
     from tap_supermetrics.lifecycle import QueryExecution
     from tap_supermetrics.planner import PlannedQuery
@@ -63,6 +65,7 @@ class QueryPool:
         self._clock = clock
         self._streams: list[WindowedQueryStream] = []
         self._ahead: dict[tuple[str, PlannedQuery], QueryExecution] = {}
+        self._refused: dict[tuple[str, PlannedQuery], SupermetricsError] = {}
         self._opened: set[str] = set()  # streams whose first query was submitted or taken
         self._reading: str | None = None
         self._reading_since = 0.0
@@ -77,11 +80,23 @@ class QueryPool:
         self._top_up()
 
     def submit_ahead(self, stream: WindowedQueryStream, planned: PlannedQuery) -> None:
-        """Submit a planned query now, to be taken later."""
+        """Submit a planned query now, to be taken later.
+
+        A refusal that concerns only this query's stream (its data source, login or
+        accounts) is kept and raised when the query is taken, inside its own stream's
+        sync: raised now, it would end whichever stream happens to be syncing. Errors
+        about the key or the licence stop the run at once.
+        """
         key = (stream.name, planned)
-        if key not in self._ahead:
+        if key not in self._ahead and key not in self._refused:
             execution = stream.new_execution(planned)
-            execution.submit()
+            try:
+                execution.submit()
+            except RunWideError:
+                raise
+            except SupermetricsError as error:
+                self._refused[key] = error
+                return
             self._ahead[key] = execution
 
     def take(self, stream: WindowedQueryStream, planned: PlannedQuery) -> QueryExecution:
@@ -97,7 +112,17 @@ class QueryPool:
             self._reading, self._reading_since = stream.name, now
             self._opened.add(stream.name)
             self._top_up()
+        refused = self._refused.pop((stream.name, planned), None)
+        if refused is not None:
+            raise refused
         return self._ahead.pop((stream.name, planned), None) or stream.new_execution(planned)
+
+    def drop(self, stream: WindowedQueryStream) -> list[QueryExecution]:
+        """Forget what was submitted ahead for `stream`; return it, so it can be reported."""
+        self._refused = {key: e for key, e in self._refused.items() if key[0] != stream.name}
+        dropped = [execution for (name, _), execution in self._ahead.items() if name == stream.name]
+        self._ahead = {key: e for key, e in self._ahead.items() if key[0] != stream.name}
+        return dropped
 
     def _top_up(self) -> None:
         """Submit the first query of the next streams, as far ahead as is safe."""

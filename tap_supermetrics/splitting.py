@@ -5,7 +5,12 @@ while the others are fine. The query is split in halves, and the halves of the
 halves, until each failing account stands alone: the other accounts' rows are read
 and their coverage moves; each failing account is reported and the run goes on.
 When every part keeps failing alike down to quarters, the failure is not about an
-account (a field the data source refuses, say): it is raised and stops the run.
+account (a field the data source refuses, say): it is raised and stops the stream.
+
+Exactly once holds across the parts: the window's row memory goes with its rows into
+every part, so rows a first read emitted before its results expired (and its
+resubmission failed) are not emitted again by the halves; and the parts carry the
+window's lineage stamp, so every row of one window read has one `_sm_extracted_at`.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from tap_supermetrics.lifecycle import QueryExecution
+    from tap_supermetrics.window_rows import WindowRows
 
 #: Halvings after which a query that fails in every part is taken as failing as a whole.
 LEVELS_BEFORE_GLOBAL = 2
 
 Parts = list[tuple[PlannedQuery, "QueryExecution"]]
+Failures = list[tuple[PlannedQuery, "QueryExecution", QueryFailedError]]
 
 
 class WindowReader(Protocol):
@@ -44,10 +51,14 @@ class WindowReader(Protocol):
         """An execution of `planned`, not yet submitted."""
         ...
 
+    def new_window_rows(self) -> WindowRows:
+        """An empty row memory for one window."""
+        ...
+
     def read_window(
-        self, execution: QueryExecution, planned: PlannedQuery
+        self, execution: QueryExecution, planned: PlannedQuery, rows: WindowRows
     ) -> Iterator[dict[str, Any]]:
-        """Wait for the execution and yield all its records."""
+        """Wait for the execution and yield its records not yet in `rows`."""
         ...
 
     def window_loaded(self, planned: PlannedQuery) -> None:
@@ -66,16 +77,17 @@ def read_isolating_failures(
 ) -> Iterator[dict[str, Any]]:
     """Yield the records of `planned`, splitting it by accounts if it ends FAILURE."""
     parts: Parts = [(planned, execution)]
+    rows = reader.new_window_rows()
     level = 0
     while parts:
-        failures: list[tuple[PlannedQuery, QueryFailedError]] = []
+        failures: Failures = []
         for part, current in parts:
             try:
-                yield from reader.read_window(current, part)
+                yield from reader.read_window(current, part, rows)
             except QueryFailedError as error:
                 if error.status != "FAILURE":
                     raise
-                failures.append((part, error))
+                failures.append((part, current, error))
                 continue
             reader.window_loaded(part)
         parts = _split(reader, failures, everything_failed=len(failures) == len(parts), level=level)
@@ -84,17 +96,17 @@ def read_isolating_failures(
 
 def _split(
     reader: WindowReader,
-    failures: list[tuple[PlannedQuery, QueryFailedError]],
+    failures: Failures,
     *,
     everything_failed: bool,
     level: int,
 ) -> Parts:
     """The halves of each failed multi-account query, submitted; single accounts reported."""
-    codes = {error.info.code for _, error in failures}
+    codes = {error.info.code for _, _, error in failures}
     if failures and everything_failed and level >= LEVELS_BEFORE_GLOBAL and len(codes) == 1:
-        raise failures[0][1]  # every part fails alike: not about one account
+        raise failures[0][2]  # every part fails alike: not about one account
     parts: Parts = []
-    for failed, error in failures:
+    for failed, failed_execution, error in failures:
         accounts = failed.accounts
         if len(accounts) == 1 or ALL_ACCOUNTS in accounts:
             reader.accounts_failed(accounts, failed, error)
@@ -108,6 +120,7 @@ def _split(
         for group in (accounts[:half], accounts[half:]):
             part = PlannedQuery(failed.window, group, failed.reason)
             execution = reader.new_execution(part)
+            execution.extracted_at = failed_execution.extracted_at  # one stamp per window read
             execution.submit()  # both halves run side by side
             parts.append((part, execution))
     return parts

@@ -16,19 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 from requests.exceptions import RequestException
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib import Metadata, MetadataMapping, RecordMessage
 from typing_extensions import override
 
-from tap_supermetrics.accounts import ACCOUNTS_PATH
+from tap_supermetrics.accounts import ACCOUNT_NAME_FIELDS, ACCOUNTS_PATH
 from tap_supermetrics.client import STATUS_PATH, SupermetricsStream, payload_of
 from tap_supermetrics.config import date_range
 from tap_supermetrics.errors import (
     DuplicateKeyError,
     QueryFailedError,
-    ResultsExpiredError,
+    ResubmitError,
     ResultShapeError,
+    RunWideError,
+    SupermetricsError,
 )
-from tap_supermetrics.failures import AccountFailure
+from tap_supermetrics.failures import AccountFailure, StreamFailure
 from tap_supermetrics.field_catalog import type_disagreements
 from tap_supermetrics.fields import FieldSpec, RowConverter, ValueConversionError, record_schema
 from tap_supermetrics.lifecycle import PollTiming, QueryExecution, QueryRun
@@ -49,11 +51,21 @@ if TYPE_CHECKING:
     from tap_supermetrics.sync_run import SyncRun
 
 
-def default_primary_keys(fields: Sequence[FieldSpec], date_field: str | None) -> list[str]:
-    """The date field plus every dimension: what makes a Supermetrics row unique."""
+def default_primary_keys(
+    fields: Sequence[FieldSpec], date_field: str | None, account_field: str | None = None
+) -> list[str]:
+    """The date field plus every dimension: what makes a Supermetrics row unique.
+
+    Beside an account id field, the account's name (`profile` next to `profileID`) adds
+    nothing to uniqueness and would make a renamed account's re-read days new rows.
+    """
     keys = [date_field] if date_field else []
     keys += [
-        spec.field_id for spec in fields if spec.field_type == "dim" and spec.field_id not in keys
+        spec.field_id
+        for spec in fields
+        if spec.field_type == "dim"
+        and spec.field_id not in keys
+        and not (account_field and spec.field_id.lower() in ACCOUNT_NAME_FIELDS)
     ]
     return keys
 
@@ -93,9 +105,11 @@ class QueryStream(SupermetricsStream):
         schema = with_lineage(record_schema(fields))
         super().__init__(tap=tap, name=definition.name, schema=schema)
         self.definition = definition
+        self.metric_ids = frozenset(spec.field_id for spec in fields if spec.field_type != "dim")
         self.replication_key = definition.date_field
         self.primary_keys = list(
-            definition.primary_keys or default_primary_keys(fields, definition.date_field)
+            definition.primary_keys
+            or default_primary_keys(fields, definition.date_field, definition.account_field)
         )
         self.timing = PollTiming.from_config(dict(self.config))
         self.page_size = int(self.config.get("page_size", 25_000))
@@ -103,6 +117,8 @@ class QueryStream(SupermetricsStream):
         self._state_writer = tap.state_writer
         self._plan_logged = False
         self._failed_accounts: set[str] = set()
+        #: Set when the stream stopped in this run (its data source's error).
+        self.failure: SupermetricsError | None = None
         self._pages: weakref.WeakKeyDictionary[requests.Response, Page] = (
             weakref.WeakKeyDictionary()
         )
@@ -114,10 +130,11 @@ class QueryStream(SupermetricsStream):
     @cached_property
     def reads(self) -> StreamReads:
         """This run's plan and coverage, read from the stream's bookmark."""
-        describe = f"stream {self.name!r}, account list"
+        describe = f"stream {self.name!r}, data source {self.definition.ds_id!r}, account list"
+        today = today_utc()
         return StreamReads(
             definition=self.definition,
-            configured=date_range(dict(self.config), today_utc()),
+            configured=date_range(dict(self.config), today),
             settings=dict(self.config),
             bookmark=self.get_context_state(None),
             list_accounts=self._run.accounts.lister(
@@ -127,15 +144,79 @@ class QueryStream(SupermetricsStream):
                 lambda params: self.call_api(ACCOUNTS_PATH, params, None, describe),
             ),
             logger=self.logger,
+            today=today,
+            requested_fields=self.requested_fields,
+            metrics=self.metric_ids,
         )
 
+    @cached_property
+    def requested_fields(self) -> tuple[str, ...]:
+        """The configured fields the catalog selects: only these are asked of Supermetrics.
+
+        A property deselected in the catalog (`meltano select`, `selected: false`) costs
+        nothing upstream and is absent from the records. The date field, the key, the
+        account field and the lineage column are `inclusion: automatic` (`metadata`).
+        """
+        mask = self.mask
+        return tuple(
+            name for name in self.definition.fields if mask.get(("properties", name), True)
+        )
+
+    @property
+    @override
+    def metadata(self) -> MetadataMapping:
+        """The SDK's metadata (or the input catalog's), the columns a row needs automatic.
+
+        Made `inclusion: automatic` here, so that no catalog can deselect them.
+        """
+        mapping = super().metadata
+        for name in self.automatic_fields:
+            entry = mapping.get(("properties", name))
+            if entry is not None:
+                entry.inclusion = Metadata.InclusionType.AUTOMATIC
+        return mapping
+
+    @property
+    def automatic_fields(self) -> tuple[str, ...]:
+        """The date field, the key's columns, the account field and the lineage column."""
+        names = [self.definition.date_field, *self.primary_keys, self.definition.account_field]
+        return tuple(dict.fromkeys(name for name in [*names, LINEAGE_FIELD] if name))
+
     def planned_queries(self) -> list[PlannedQuery]:
-        """The queries this run sends (none in a dry run: it only prints them)."""
+        """The queries this run sends (none in a dry run: it only prints them).
+
+        Planning may list the stream's accounts, also while another stream syncs (the
+        pool plans ahead): an error about this stream's data source stops this stream
+        only, wherever it arises.
+        """
+        if self.failure is not None:
+            return []
         dry_run = bool(self.config.get("dry_run"))
+        try:
+            queries = self.reads.plan.queries
+        except RunWideError:
+            raise
+        except SupermetricsError as error:
+            self.stream_failed(error)
+            return []
         if not self._plan_logged:
             self._plan_logged = True
             self.reads.log_plan(dry_run=dry_run)
-        return [] if dry_run else list(self.reads.plan.queries)
+        return [] if dry_run else list(queries)
+
+    def stream_failed(self, error: SupermetricsError) -> None:
+        """Stop this stream for the run: report it, forget its queries submitted ahead.
+
+        Windows already loaded keep their coverage; the run goes on with the other
+        streams and ends non-zero after all of them (`FailureLedger`).
+        """
+        self.failure = error
+        failure = StreamFailure(self.name, self.definition.ds_id, str(error))
+        self._run.failures.add(failure)
+        self.logger.error("%s; this stream stops here, the other streams go on", failure)
+        for execution in self._run.pool.drop(self):
+            execution.run.error = f"not read: the stream stopped ({error})"
+            self._run.runs.append(execution.run)
 
     def _write_state(self) -> None:
         """Emit the tap's STATE now: coverage moves once per fully emitted window.
@@ -164,6 +245,7 @@ class QueryStream(SupermetricsStream):
     def new_execution(self, planned: PlannedQuery) -> QueryExecution:
         """An execution of this stream's query for one planned query, not yet submitted."""
         params = self.definition.parameters()
+        params["fields"] = list(self.requested_fields)
         accounts = self.reads.accounts_param(planned.accounts)
         params.pop("ds_accounts", None)
         if accounts:
@@ -199,13 +281,20 @@ class QueryStream(SupermetricsStream):
         pool = self._run.pool
         pool.start()
         queries = self.planned_queries()
+        if self.failure is not None:
+            return
         if not queries and not self.config.get("dry_run"):
             self.logger.info("Stream %r is up to date: no days to read", self.name)
-        for index, planned in enumerate(queries):
-            execution = pool.take(self, planned)
-            if index + 1 < len(queries):
-                pool.submit_ahead(self, queries[index + 1])
-            yield from self._read_planned(planned, execution)
+        try:
+            for index, planned in enumerate(queries):
+                execution = pool.take(self, planned)
+                if index + 1 < len(queries):
+                    pool.submit_ahead(self, queries[index + 1])
+                yield from self._read_planned(planned, execution)
+        except RunWideError:
+            raise
+        except SupermetricsError as error:
+            self.stream_failed(error)
 
     def _read_planned(
         self, planned: PlannedQuery, execution: QueryExecution
@@ -219,11 +308,21 @@ class QueryStream(SupermetricsStream):
                 ", ".join(still_failed),
             )
             rest = tuple(a for a in planned.accounts if a not in self._failed_accounts)
+            if execution.schedule_id:  # submitted ahead: say in query_runs why it is unread
+                execution.run.error = (
+                    f"not read: {', '.join(still_failed)} failed earlier in this run; "
+                    + ("the window was submitted again without them" if rest else "nothing left")
+                )
+                self._run.runs.append(execution.run)
             if not rest:
                 return
             planned = PlannedQuery(planned.window, rest, planned.reason)
             execution = self.new_execution(planned)
         yield from read_isolating_failures(self, planned, execution)
+
+    def new_window_rows(self) -> WindowRows:
+        """The row memory of one window: it goes with the window into its parts."""
+        return WindowRows(self.primary_keys)
 
     def window_loaded(self, planned: PlannedQuery) -> None:
         """Every row of `planned` was emitted: move its accounts' coverage, emit STATE."""
@@ -246,40 +345,47 @@ class QueryStream(SupermetricsStream):
         self._write_state()
 
     def read_window(
-        self, execution: QueryExecution, planned: PlannedQuery
+        self, execution: QueryExecution, planned: PlannedQuery, rows: WindowRows
     ) -> Iterator[dict[str, Any]]:
-        """Wait for the execution and yield all its records, resubmitting after expiry."""
+        """Wait for the execution and yield its records not yet in `rows`.
+
+        The query is submitted again when its results expire or its process exits.
+        """
         try:
-            yield from self._read_expiring(execution, planned)
-        except QueryFailedError:
-            self._run.runs.append(execution.run)  # query_runs reports failed queries too
+            yield from self._read_resubmitting(execution, planned, rows)
+        except SupermetricsError as error:
+            if execution.run.status == "SUCCESS":  # not every row was read: not a full read
+                execution.run.status = "INCOMPLETE"
+                execution.run.error = str(error)
+            if execution.schedule_id:  # query_runs reports failed queries too
+                self._run.runs.append(execution.run)
             raise
         self._run.runs.append(execution.run)
 
-    def _read_expiring(
-        self, execution: QueryExecution, planned: PlannedQuery
+    def _read_resubmitting(
+        self, execution: QueryExecution, planned: PlannedQuery, rows: WindowRows
     ) -> Iterator[dict[str, Any]]:
         limit = int(self.config.get("max_resubmits", 3))
-        # Across resubmissions: each row exactly once.
-        rows = WindowRows(self.primary_keys)
         while True:
             try:
                 answer = execution.wait()
                 yield from self._emit(execution, answer, rows)
                 break
-            except ResultsExpiredError as expired:
+            except ResubmitError as lost:
+                what = lost.what
                 if execution.run.attempts > limit:
-                    execution.run.error = str(expired)
+                    execution.run.error = str(lost)
                     msg = (
-                        f"{self.describe(planned)}: results expired {execution.run.attempts} "
-                        f"times (max_resubmits={limit}); last: {expired}"
+                        f"{self.describe(planned)}: {what} {execution.run.attempts} "
+                        f"times (max_resubmits={limit}); last: {lost}"
                     )
-                    raise ResultsExpiredError(msg) from None
+                    raise type(lost)(msg) from None
                 self.logger.warning(
-                    "%s: results expired (%s); submitting the query again and re-reading "
-                    "the window from its first row (rows already emitted are not repeated)",
+                    "%s: %s (%s); submitting the query again and re-reading the window "
+                    "from its first row (rows already emitted are not repeated)",
                     self.describe(planned),
-                    expired,
+                    what,
+                    lost,
                 )
                 execution.resubmit()
             finally:
@@ -339,7 +445,7 @@ class QueryStream(SupermetricsStream):
     ) -> RowConverter:
         """Order the conversion by the API's columns, typed by the effective schema."""
         describe = execution.describe
-        configured = list(self.definition.fields)
+        configured = list(self.requested_fields)
         if field_meta is None:
             columns = configured
         else:

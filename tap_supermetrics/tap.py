@@ -19,7 +19,7 @@ from tap_supermetrics.config import (
     query_definitions,
 )
 from tap_supermetrics.discovery import FieldDiscovery
-from tap_supermetrics.errors import ConfigError
+from tap_supermetrics.errors import ConfigError, SupermetricsError
 from tap_supermetrics.query_runs import QueryRunsStream
 from tap_supermetrics.streams import QueryStream
 from tap_supermetrics.sync_run import SyncRun
@@ -69,8 +69,9 @@ class TapSupermetrics(Tap):
     def discover_streams(self) -> list[Stream]:
         """One stream per query, typed by `FieldDiscovery`, then `query_runs`.
 
-        An unknown field id is a settings mistake: it is reported like the other
-        settings errors (one line, exit code 1), before any data query.
+        An unknown field id, or a date_field that is not a day (`preflight.py`), is a
+        settings mistake: it is reported like the other settings errors (one line, exit
+        code 1), before any data query.
         """
         try:
             fields = FieldDiscovery(self, self.definitions).fields_by_stream()
@@ -82,6 +83,21 @@ class TapSupermetrics(Tap):
         ]
         streams.append(QueryRunsStream(self, self._run))
         return streams
+
+    @classmethod
+    @override
+    def invoke(cls, **kwargs: Any) -> None:
+        """Run the tap; an API error that ends the run is one line, not a traceback.
+
+        The SDK logs an uncaught exception with its traceback. A refused key, a
+        licence limit or the failures collected over the run are the user's to act
+        on, and a traceback only hides the line that says what to do.
+        """
+        try:
+            super().invoke(**kwargs)
+        except SupermetricsError as error:
+            cls.logger.error("%s", error)  # noqa: TRY400 - the message is the whole story
+            raise SystemExit(1) from None
 
     @override
     def run_discovery(self) -> str:
@@ -96,6 +112,9 @@ class TapSupermetrics(Tap):
         except ConfigValidationError as error:
             for message in error.errors:
                 self.logger.error("%s", message)  # noqa: TRY400 - a user's mistake, no traceback
+            raise SystemExit(1) from None
+        except SupermetricsError as error:
+            self.logger.error("%s", error)  # noqa: TRY400 - an API answer, no traceback
             raise SystemExit(1) from None
 
     @property

@@ -7,6 +7,15 @@ values changed in between are emitted (upserting targets keep the newer). Within
 read, two rows with the same primary key fail the window: a target upserting by key
 would silently merge them.
 
+Without a primary key (a query with neither a date nor a dimension) rows are told apart
+by their values and counted: every row of one read is emitted, repeats included (the
+API returned them), and a later read emits a row only for the copies beyond those the
+earlier reads emitted. An append-only target ends with each row as often as one read
+holds it.
+
+The parts of a window split by accounts are later reads of the same window: its row
+memory goes with them (`splitting.py`).
+
 Memory, first read: 8 bytes a row for its key digest (`KeysByDay`: compact sets per
 day, and a Python set for the day being read) and 4 for a digest of the row's values,
 kept in arrival order (a flat array the page extends at C speed). Only a read
@@ -21,6 +30,7 @@ changed between -1 and -2 (Python hashes both alike).
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +46,8 @@ class _LaterRead:
     met: DigestSet = field(default_factory=DigestSet)
     #: The 31-bit digests of every row emitted by earlier reads (with a primary key).
     earlier_rows: DigestSet = field(default_factory=lambda: DigestSet(ROW_BITS))
+    #: Copies of each row met in this read (without a primary key).
+    copies: Counter[int] = field(default_factory=Counter)
 
 
 class WindowRows:
@@ -56,11 +68,13 @@ class WindowRows:
         #: 31-bit digests of the rows emitted, in order (windows with a primary key).
         self._row_log = array("I")
         self._later: _LaterRead | None = None
+        #: Copies emitted of each row, over all reads (windows without a primary key).
+        self._copies: Counter[int] = Counter()
         self.reads = 0
 
     def __len__(self) -> int:
         """How many distinct keys (whole rows, without a primary key) are remembered."""
-        return len(self._first_keys) + len(self._emitted)
+        return len(self._first_keys) + len(self._emitted) + len(self._copies)
 
     @property
     def nbytes(self) -> int:
@@ -120,15 +134,17 @@ class WindowRows:
     def _admit_unkeyed(
         self, records: list[dict[str, Any]], digests: list[int]
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Rows told apart by all their values: a row repeated within one read is kept."""
+        """Rows told apart by all their values, counted: copies beyond the emitted ones."""
         if self._later is None:
-            self._emitted.update(digests)
+            self._copies.update(digests)
             return records, None
+        met = self._later.copies
         emitted: list[dict[str, Any]] = []
         for record, digest in zip(records, digests, strict=True):
-            if self._later.met.add(digest) and digest in self._emitted:
-                continue  # its first time in this read, and emitted by an earlier one
-            self._emitted.add(digest)
+            met[digest] += 1
+            if met[digest] <= self._copies[digest]:
+                continue  # an earlier read emitted this copy already
+            self._copies[digest] += 1
             emitted.append(record)
         return emitted, None
 

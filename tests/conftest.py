@@ -145,6 +145,8 @@ def run_tap(
 
 
 def _is_date(value: object) -> bool:
+    if not isinstance(value, str):  # formats constrain strings only (null is typed apart)
+        return True
     try:
         dt.date.fromisoformat(str(value))
     except ValueError:
@@ -153,6 +155,8 @@ def _is_date(value: object) -> bool:
 
 
 def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
     try:
         dt.datetime.fromisoformat(str(value))
     except ValueError:

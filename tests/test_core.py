@@ -33,7 +33,7 @@ SAMPLE_CONFIG = {
             "name": "campaign_totals",
             "ds_id": "AW",
             "ds_accounts": "111-111-1111,222-222-2222",
-            "fields": ["profile", "CampaignName", "Clicks", "Cost"],
+            "fields": ["profileID", "CampaignName", "Clicks", "Cost"],
         },
     ],
 }
@@ -60,4 +60,4 @@ def test_full_table_stream_without_a_date_has_no_replication_key() -> None:
     stream = tap.streams["campaign_totals"]
     assert stream.replication_key is None
     assert stream.replication_method == "FULL_TABLE"
-    assert list(stream.primary_keys) == ["profile", "CampaignName"]
+    assert list(stream.primary_keys) == ["profileID", "CampaignName"]

@@ -14,7 +14,7 @@ from supermetrics_emulator import EmulatorServer
 from tests.conftest import TapRun, base_config, expected_rows, run_tap, submissions
 
 A, B, C = "111-111-1111", "222-222-2222", "333-333-3333"
-FIELDS = ["Date", "profile", "Device", "Clicks", "Cost"]
+FIELDS = ["Date", "profileID", "Device", "Clicks", "Cost"]
 
 
 def config(emulator: EmulatorServer, tmp_path: Path, **query: Any) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def rows(
 
 
 def key(record: dict[str, Any]) -> tuple[Any, ...]:
-    return (record["Date"], record["profile"], record["Device"])
+    return (record["Date"], record["profileID"], record["Device"])
 
 
 def same_rows(records: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:

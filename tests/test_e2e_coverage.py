@@ -22,7 +22,7 @@ from tests.pipeline import Pipeline
 pytestmark = pytest.mark.e2e
 
 A, B, C, D = "111-111-1111", "222-222-2222", "333-333-3333", "444-444-4444"
-FIELDS = ["Date", "profile", "Device", "Clicks", "Cost"]
+FIELDS = ["Date", "profileID", "Device", "Clicks", "Cost"]
 
 
 def query(**changes: Any) -> list[dict[str, Any]]:

@@ -3,8 +3,8 @@
 Emulator → `meltano run supermetrics-to-postgres` (tap-supermetrics, target-postgres,
 then `dbt-postgres:current`) → PostgreSQL, twice, with a campaign renamed and a row gone
 upstream in between. The raw tables keep both versions; the current views hold, per day
-(and account), the rows of the latest query that read it, so that they match what the
-emulator reports now.
+(and account), the rows of the latest successful query that read it (none when it
+answered none), so that they match what the emulator reports now.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.pipeline import FIELDS, MELTANO, Pipeline
 
 pytestmark = pytest.mark.e2e
 
-ACCOUNT_FIELDS = ["Date", "profile", "CampaignName", "Device", "Impressions", "Cost"]
+ACCOUNT_FIELDS = ["Date", "profileID", "CampaignName", "Device", "Impressions", "Cost"]
 TABLE_FIELDS = ["CampaignName", "Impressions", "Clicks", "Cost"]
 METRICS = {"Impressions", "Clicks", "Cost", "Conversions"}
 ONE, TWO, THREE = "111-111-1111", "222-222-2222", "333-333-3333"
@@ -134,10 +134,14 @@ def test_current_views_follow_renames_and_vanished_rows(
     assert select(pipeline, "ads", FIELDS) == before["ads"]
     assert select(pipeline, "ads_current", FIELDS) == before["ads"]
     assert select(pipeline, "ads_by_account_current", ACCOUNT_FIELDS) == before["ads_by_account"]
-    # Rows loaded before the lineage column existed carry NULL: they stay current until a
-    # newer query reads their day.
+    # Rows loaded before the lineage column existed carry NULL, and the tap that loaded
+    # them wrote no query_runs.extracted_at: they stay current until a newer query reads
+    # their day.
     with psycopg.connect(pipeline.postgres.dsn) as connection:
         connection.execute(f'update "{pipeline.schema}".ads set _sm_extracted_at = null')  # noqa: S608
+        connection.execute(
+            f"update \"{pipeline.schema}\".query_runs set extracted_at = null where stream = 'ads'"  # noqa: S608
+        )
     first_run = schedule_ids(pipeline)
 
     emulator.configure(renames=[RENAMED], dropped_rows=[{"ds_id": "AW", "match": GONE}])
@@ -231,6 +235,119 @@ def table_columns(pipeline: Pipeline) -> dict[str, str]:
             [pipeline.schema],
         ).fetchall()
     return dict(columns)
+
+
+#: The account column of the tests below: Google Ads' account id, as in `ds_accounts`.
+ACCOUNT = "profileID"
+PER_ACCOUNT = ["Date", ACCOUNT, "CampaignName", "Device", "Impressions", "Cost"]
+VANISHED = [("2024-01-18", TWO), ("2024-01-19", TWO)]
+
+
+def test_current_view_shows_no_rows_where_the_latest_query_answered_none(
+    pipeline: Pipeline,
+    dbt_plugin: None,
+) -> None:
+    emulator = pipeline.emulator
+    query = [
+        {"name": "by_account", "ds_id": "AW", "ds_accounts": [ONE, TWO], "fields": PER_ACCOUNT}
+    ]
+    first = run_job(pipeline, queries=query)
+
+    assert first.returncode == 0, first.stderr[-3000:]
+    all_days = days("2024-01-01", "2024-01-20")
+    before = emulator_rows(emulator, PER_ACCOUNT, [ONE, TWO], all_days)
+    assert select(pipeline, "by_account_current", PER_ACCOUNT) == before
+
+    # Every row of one account vanishes upstream for two of the days the lookback re-reads.
+    emulator.configure(
+        dropped_rows=[{"ds_id": "AW", "match": {"Date": d, ACCOUNT: a}} for d, a in VANISHED]
+    )
+    second = run_job(pipeline, queries=query)
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    (reread,) = [run for run in query_runs(pipeline, "by_account") if "lookback" in run["reason"]]
+    assert (reread["start_date"], reread["end_date"]) == ("2024-01-17", "2024-01-20")
+    assert (reread["status"], reread["accounts"]) == ("SUCCESS", [ONE, TWO])
+    stale = [row for row in before if row[:2] in VANISHED]
+    assert stale
+    assert set(stale) <= set(select(pipeline, "by_account", PER_ACCOUNT))  # raw keeps them
+    current = select(pipeline, "by_account_current", PER_ACCOUNT)
+    assert current == emulator_rows(emulator, PER_ACCOUNT, [ONE, TWO], all_days)
+    assert current == [row for row in before if row[:2] not in VANISHED]
+    assert stamps(pipeline, "by_account", ("2024-01-17", ONE)) == {reread["extracted_at"]}
+
+    current_keeps_rows_a_newer_load_replaced(pipeline, current)
+    current_kept_when_a_query_failed(pipeline, query, current)
+
+
+def current_keeps_rows_a_newer_load_replaced(
+    pipeline: Pipeline, current: list[tuple[Any, ...]]
+) -> None:
+    """A newer load replaced some of a day's rows, and its query_runs record is not there.
+
+    It comes last in a run (or the run died): the day still shows all its rows.
+    """
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        connection.execute(
+            f'update "{pipeline.schema}".by_account '  # noqa: S608
+            "set _sm_extracted_at = _sm_extracted_at + interval '1 millisecond' "
+            f"""where "Date" = '2024-01-17' and "{ACCOUNT}" = %s and "Device" = 'Mobile' """,
+            [ONE],
+        )
+    assert len(stamps(pipeline, "by_account", ("2024-01-17", ONE))) == 2
+    assert select(pipeline, "by_account_current", PER_ACCOUNT) == current
+
+
+def current_kept_when_a_query_failed(
+    pipeline: Pipeline, query: list[dict[str, Any]], current: list[tuple[Any, ...]]
+) -> None:
+    """Run 3, after the test above: a query that failed for an account changes none of its days."""
+    emulator = pipeline.emulator
+    emulator.configure(renames=[RENAMED])
+    emulator.add_fault(action="query_failure", account=TWO, times=0)
+    third = run_job(pipeline, queries=query)
+
+    assert third.returncode != 0
+    assert f"account '{TWO}'" in third.stderr
+    runs = [run for run in query_runs(pipeline, "by_account") if run["start_date"] == "2024-01-17"]
+    outcomes = {(run["status"], tuple(run["accounts"])) for run in runs}
+    assert {("FAILURE", (ONE, TWO)), ("SUCCESS", (ONE,)), ("FAILURE", (TWO,))} <= outcomes
+    reread = days("2024-01-17", "2024-01-20")
+    # ONE: its re-read days under the new name; TWO: its rows as the run before left them,
+    # none on the vanished days, although the failed queries read those days again.
+    renamed = emulator_rows(emulator, PER_ACCOUNT, [ONE], reread)
+    assert any(RENAMED["to"] in row for row in renamed)
+    expected = [row for row in current if not (row[1] == ONE and row[0] in reread)] + renamed
+    assert select(pipeline, "by_account_current", PER_ACCOUNT) == sorted(expected)
+
+
+def query_runs(pipeline: Pipeline, stream: str) -> list[dict[str, Any]]:
+    """The stream's query_runs records, dates and stamps as the tap emitted them."""
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        cursor = connection.execute(
+            "select start_date, end_date, accounts, reason, status, extracted_at "  # noqa: S608
+            f'from "{pipeline.schema}".query_runs where stream = %s',
+            [stream],
+        )
+        names = [column.name for column in cursor.description or []]
+        found = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for run in found:
+        run["start_date"], run["end_date"] = (
+            comparable(run["start_date"]),
+            comparable(run["end_date"]),
+        )
+    return found
+
+
+def stamps(pipeline: Pipeline, table: str, day_and_account: tuple[str, str]) -> set[Any]:
+    """The `_sm_extracted_at` values the raw rows of one day and account carry."""
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        found = connection.execute(
+            f'select distinct _sm_extracted_at from "{pipeline.schema}"."{table}" '  # noqa: S608
+            f'where "Date" = %s and "{ACCOUNT}" = %s',
+            list(day_and_account),
+        )
+        return {row[0] for row in found.fetchall()}
 
 
 def test_dbt_connects_where_target_postgres_loads() -> None:

@@ -19,7 +19,7 @@ from tests.emulator_cli import emulator_command
 QUERY = {
     "ds_id": "AW",
     "ds_accounts": ["111-111-1111", "222-222-2222"],
-    "fields": ["Date", "profile", "CampaignName", "CampaignIsActive", "Impressions", "Cost"],
+    "fields": ["Date", "profileID", "CampaignName", "CampaignIsActive", "Impressions", "Cost"],
     "start_date": "2024-03-01",
     "end_date": "2024-03-05",
 }

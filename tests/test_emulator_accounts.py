@@ -33,7 +33,7 @@ def run(emulator: EmulatorServer, ds_accounts: object, **changes: Any) -> dict[s
     query = {
         "ds_id": "AW",
         "ds_accounts": ds_accounts,
-        "fields": ["Date", "profile", "Clicks"],
+        "fields": ["Date", "profileID", "Clicks"],
         "start_date": "2024-01-01",
         "end_date": "2024-01-01",
         "sync_timeout": 10,
@@ -203,7 +203,7 @@ def test_ds_accounts_forms_expand_to_the_accounts_they_mean(
     assert body["data"][1:] == [
         list(row.values())
         for row in expected_rows(
-            emulator, "AW", ["Date", "profile", "Clicks"], "2024-01-01", "2024-01-01", ds_accounts
+            emulator, "AW", ["Date", "profileID", "Clicks"], "2024-01-01", "2024-01-01", ds_accounts
         )
     ]
 

@@ -44,8 +44,8 @@ def test_without_the_account_field_metrics_are_summed_over_the_accounts(
     emulator: EmulatorServer,
 ) -> None:
     per_account = records(
-        read(emulator, fields=[*DIMENSIONS, "profile", *METRICS]),
-        [*DIMENSIONS, "profile", *METRICS],
+        read(emulator, fields=[*DIMENSIONS, "profileID", *METRICS]),
+        [*DIMENSIONS, "profileID", *METRICS],
     )
     summed = records(read(emulator, fields=[*DIMENSIONS, *METRICS]), [*DIMENSIONS, *METRICS])
 
@@ -56,7 +56,7 @@ def test_without_the_account_field_metrics_are_summed_over_the_accounts(
     saw_partial_null = False
     for row in summed:
         parts = groups[row["Date"], row["CampaignName"]]
-        assert [part["profile"] for part in parts] == ACCOUNTS
+        assert [part["profileID"] for part in parts] == ACCOUNTS
         assert row["Impressions"] == sum(part["Impressions"] for part in parts)
         assert row["VideoViews"] == sum(part["VideoViews"] for part in parts)
         assert row["Cost"] == pytest.approx(sum(part["Cost"] for part in parts), abs=1e-9)
@@ -80,12 +80,12 @@ def test_one_account_without_the_account_field_has_that_accounts_values(
 ) -> None:
     fields = [*DIMENSIONS, "Device", *METRICS]
     with_field = records(
-        read(emulator, fields=["profile", *fields], ds_accounts=["222-222-2222"]),
-        ["profile", *fields],
+        read(emulator, fields=["profileID", *fields], ds_accounts=["222-222-2222"]),
+        ["profileID", *fields],
     )
     without = records(read(emulator, fields=fields, ds_accounts=["222-222-2222"]), fields)
 
-    assert [{k: v for k, v in row.items() if k != "profile"} for row in with_field] == without
+    assert [{k: v for k, v in row.items() if k != "profileID"} for row in with_field] == without
 
 
 def test_a_metric_value_does_not_depend_on_the_other_columns(emulator: EmulatorServer) -> None:
@@ -158,17 +158,21 @@ def test_renames_chain_and_reach_accounts_and_other_data_sources_only_when_named
         renames=[
             RENAME,
             {**RENAME, "from": "Brand #0 (2024)", "to": "Brand #0 (final)"},
-            {"ds_id": "AW", "field": "profile", "from": "111-111-1111", "to": "acme-fi"},
+            {"ds_id": "AW", "field": "profile", "from": "Acme Shoes FI", "to": "Acme Finland"},
             {"ds_id": "GAWA", "field": "Country", "from": "", "to": "(not set)"},
         ]
     )
-    ads = read(emulator, fields=["profile", "CampaignName", "Clicks"], ds_accounts=ACCOUNTS[:1])
+    ads = read(
+        emulator,
+        fields=["profileID", "profile", "CampaignName", "Clicks"],
+        ds_accounts=ACCOUNTS[:1],
+    )
     ga = read(
         emulator, ds_id="GAWA", ds_accounts=["properties/1001"], fields=["Country", "Sessions"]
     )
 
-    assert {row[0] for row in ads["data"][1:]} == {"acme-fi"}
-    assert ads["data"][1][1] == "Brand #0 (final)"
+    assert {(row[0], row[1]) for row in ads["data"][1:]} == {("111-111-1111", "Acme Finland")}
+    assert ads["data"][1][2] == "Brand #0 (final)"
     assert "(not set)" in {row[0] for row in ga["data"][1:]}
     assert "" not in {row[0] for row in ga["data"][1:]}
 
@@ -234,15 +238,17 @@ def test_drop_rules_match_renamed_values_attributes_and_accounts(emulator: Emula
         dropped_rows=[
             {"ds_id": "AW", "match": {"CampaignName": "Brand #0 (2024)"}},
             {"ds_id": "AW", "match": {"CampaignIsActive": False, "Device": "Tablet"}},
-            {"ds_id": "AW", "match": {"profile": "333-333-3333", "Date": "2024-01-02"}},
+            {"ds_id": "AW", "match": {"profileID": "333-333-3333", "Date": "2024-01-02"}},
         ],
     )
-    fields = ["Date", "profile", "CampaignName", "CampaignIsActive", "Device", "Clicks"]
+    fields = ["Date", "profileID", "CampaignName", "CampaignIsActive", "Device", "Clicks"]
     rows = records(read(emulator, fields=fields), fields)
 
     assert not any(row["CampaignName"].startswith("Brand #0") for row in rows)
     assert not any(row["Device"] == "Tablet" and not row["CampaignIsActive"] for row in rows)
-    assert not any((row["profile"], row["Date"]) == ("333-333-3333", "2024-01-02") for row in rows)
+    assert not any(
+        (row["profileID"], row["Date"]) == ("333-333-3333", "2024-01-02") for row in rows
+    )
     dropped_campaign = 10 * 3 * 3
     inactive_tablets = 10 * 3 * (4 - 1)  # campaigns 0, 3, 6, 9 are inactive; #0 already gone
     account_day = 11 * 3 - 3  # that account's day, less what the rules above took

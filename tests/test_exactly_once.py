@@ -92,18 +92,49 @@ def test_a_third_read_does_not_repeat_what_the_second_emitted() -> None:
     assert window.admit(third, digests(third)) == (third[2:], None)
 
 
-def test_rows_without_a_key_are_told_apart_by_all_their_values() -> None:
+# Windows without a primary key (a query with no date and no dimension). The rule:
+# rows are told apart by all their values, and counted. Every row of a read is emitted,
+# identical ones included: the API sent each of them, and a target without a key
+# appends them all. A read after an expiry emits a row only for the copies beyond those
+# the window's earlier reads emitted, so the target ends with each distinct row as many
+# times as one read of the answer holds it: no more (a repeat of rows already sent), no
+# fewer (copies the expiry cut off).
+
+
+def test_rows_without_a_key_repeated_within_one_read_are_all_emitted() -> None:
     window = WindowRows([])
     window.start_read()
     rows = page(("2024-01-01", "A", 1), ("2024-01-01", "A", 1), ("2024-01-01", "B", 2))
-    assert window.admit(rows, digests(rows, [])) == (rows, None)  # a repeat is kept: no key
+
+    assert window.admit(rows, digests(rows, [])) == (rows, None)
+
+
+def test_a_read_after_an_expiry_emits_the_copies_the_first_read_did_not_reach() -> None:
+    window = WindowRows([])
+    window.start_read()
+    first = page(("2024-01-01", "A", 1))  # results expired after the first row
+    assert window.admit(first, digests(first, [])) == (first, None)
+
+    window.start_read()
+    again = page(("2024-01-01", "A", 1), ("2024-01-01", "A", 1), ("2024-01-01", "B", 2))
+    emitted, duplicate = window.admit(again, digests(again, []))
+
+    assert duplicate is None
+    assert emitted == again[1:]  # A: 2 copies in the answer, 1 out before; B: new
+
+
+def test_a_read_after_an_expiry_does_not_repeat_copies_already_emitted() -> None:
+    window = WindowRows([])
+    window.start_read()
+    rows = page(("2024-01-01", "A", 1), ("2024-01-01", "A", 1), ("2024-01-01", "B", 2))
+    window.admit(rows, digests(rows, []))  # all three out, then the results expired
 
     window.start_read()
     again = [*rows, *page(("2024-01-01", "B", 9))]
     emitted, duplicate = window.admit(again, digests(again, []))
 
     assert duplicate is None
-    assert emitted == [rows[1], again[3]]  # A's repeat within this read, and the new row
+    assert emitted == again[3:]  # A's two copies and B are out already: only the new row
 
 
 def test_a_read_after_an_expiry_holds_at_most_28_bytes_a_row() -> None:

@@ -151,7 +151,10 @@ def test_dropped_connections_that_persist_fail_clearly(
     [
         (400, "PARAMETER_INVALID", "HTTP 400: PARAMETER_INVALID: Injected"),
         (422, "QUERY_INVALID", "HTTP 422: QUERY_INVALID: Injected"),
-        (403, "AUTH_FORBIDDEN", "Supermetrics rejected the API key (HTTP 403"),
+        # A 403 with a code about one data source's login stops only its stream.
+        (403, "AUTH_FORBIDDEN", "HTTP 403: AUTH_FORBIDDEN: Injected"),
+        (403, "ACCESS_DENIED_IP", "Supermetrics rejected the API key (HTTP 403"),
+        (403, "API_KEY_DISABLED", "Supermetrics rejected the API key (HTTP 403"),
         (401, "AUTH_API_KEY_INVALID", "Supermetrics rejected the API key (HTTP 401"),
     ],
 )

@@ -2,12 +2,28 @@
 
 `ROWS` was typed in from one look at what the emulator serves for this query (a
 `/query/data/json` request with `sync_timeout`) and cross-checked by redoing the
-emulator's documented arithmetic by hand, outside its code: seeds are FNV-1a 64 of a
-label through the splitmix64 finaliser, mod P = 4,294,967,291 (labels `day:2024-01-01`,
-`AW:Device:Desktop`, `AW:profile:111-111-1111`, `metric:Clicks`); a row's key is
-(day seed + device seed + account seed) x 2,654,435,761 mod P; Clicks is
-key x M mod P mod 10,000 and Cost is (key x M mod P mod 10,000,000) / 100, with
-M = 1 + metric seed mod (P - 1). Rows come by date, then device in the catalog's order.
+emulator's arithmetic by hand, outside its code. `test_rows_follow_from_the_arithmetic`
+redoes it, written out in this file and importing nothing from the emulator:
+
+- A label's seed: an FNV-1a-style 64-bit hash of its UTF-8 bytes (start from
+  OFFSET = 1,469,598,103,934,665,603; for each byte, acc = (acc XOR byte) x PRIME mod 2**64
+  with PRIME = 1,099,511,628,211), then the splitmix64 finaliser (mod 2**64 throughout:
+  x += 0x9E3779B97F4A7C15; x = (x XOR x >> 30) x 0xBF58476D1CE4E5B9;
+  x = (x XOR x >> 27) x 0x94D049BB133111EB; x = x XOR x >> 31), then mod P = 4,294,967,291.
+  PRIME is FNV's 64-bit prime, but OFFSET is not FNV's standard offset basis
+  (14,695,981,039,346,656,037: the emulator's constant lacks its last digit), so a stock
+  FNV-1a 64 library gives other numbers.
+- Labels: `day:2024-01-01`, `AW:Device:Desktop`, `metric:Clicks`, and the account's
+  `AW:profile:111-111-1111` (data source, the data source's account seed name, account
+  id; Google Ads keeps `profile` there from before its account field became `profileID`,
+  so values did not move): a query without the account field sums over its accounts,
+  here one.
+- A row's key is (day seed + device seed + account seed) x 2,654,435,761 mod P. With
+  M = 1 + metric seed mod (P - 1): Clicks is key x M mod P mod 10,000, and Cost is
+  (key x M mod P mod 10,000,000) / 100.
+- Rows come by date, then device in the catalog's order.
+
+Worked through for the first row: Clicks 1,608 and Cost 48,822.17.
 
 The other tests compare with rows from the emulator's own generator, which would agree
 with a tap that mangled values the same way the generator does. These cannot. If the
@@ -91,3 +107,41 @@ def test_a_day_read_again_on_its_own_has_the_same_values(
 
     assert run.returncode == 0, run.stderr
     assert query_fields(run.records("clicks")) == ROWS[3:]
+
+
+# The arithmetic of the module docstring, typed in again: no emulator code is imported.
+_MOD64 = 2**64
+OFFSET = 1_469_598_103_934_665_603
+PRIME = 1_099_511_628_211
+P = 4_294_967_291
+ACCOUNT_LABEL = "AW:profile:111-111-1111"
+
+
+def seed(label: str) -> int:
+    acc = OFFSET
+    for byte in label.encode():
+        acc = (acc ^ byte) * PRIME % _MOD64
+    x = (acc + 0x9E3779B97F4A7C15) % _MOD64
+    x = (x ^ x >> 30) * 0xBF58476D1CE4E5B9 % _MOD64
+    x = (x ^ x >> 27) * 0x94D049BB133111EB % _MOD64
+    return (x ^ x >> 31) % P
+
+
+def by_hand(day: str, device: str) -> dict[str, Any]:
+    key = (seed(f"day:{day}") + seed(f"AW:Device:{device}") + seed(ACCOUNT_LABEL)) * 2_654_435_761
+    key %= P
+
+    def base(metric: str) -> int:
+        return key * (1 + seed(f"metric:{metric}") % (P - 1)) % P
+
+    return {
+        "Date": day,
+        "Device": device,
+        "Clicks": base("Clicks") % 10_000,
+        "Cost": base("Cost") % 10_000_000 / 100,
+    }
+
+
+def test_rows_follow_from_the_arithmetic() -> None:
+    assert by_hand("2024-01-01", "Desktop") == ROWS[0]  # the docstring's worked example
+    assert [by_hand(row["Date"], row["Device"]) for row in ROWS] == ROWS

@@ -11,7 +11,7 @@ from tap_supermetrics.coverage import Coverage, DaySet, bookmark_day, read_cover
 from tap_supermetrics.planner import ALL_ACCOUNTS, fingerprint, plan_stream
 
 A, B, C = "111-111-1111", "222-222-2222", "333-333-3333"
-SHAPE = {"ds_id": "AW", "fields": ["Date", "profile", "Clicks"]}
+SHAPE = {"ds_id": "AW", "fields": ["Date", "profileID", "Clicks"]}
 
 
 def day(text: str) -> dt.date:

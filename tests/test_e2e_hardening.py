@@ -1,0 +1,150 @@
+"""Issue 19's edges through Meltano, target-postgres and PostgreSQL.
+
+An account list that empties and comes back, one stream whose account list is refused
+while another loads, and an expiry followed by a failing account: after each run the
+tables hold exactly the rows wanted, and Meltano's state carries what was loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.conftest import expected_rows, submissions
+from tests.constants import ROOT
+from tests.pipeline import MELTANO, STATE_ID, Pipeline
+
+pytestmark = pytest.mark.e2e
+
+A, B, C = "111-111-1111", "222-222-2222", "333-333-3333"
+ACCOUNT = "profileID"
+FIELDS = ["Date", ACCOUNT, "Device", "Clicks", "Cost"]
+GA_FIELDS = ["Date", "Country", "DeviceCategory", "Sessions"]
+
+
+def spans(accounts: list[str], first: str, last: str) -> dict[str, list[list[str]]]:
+    """A coverage's `accounts` entry: each account loaded from `first` to `last`."""
+    return {account: [[first, last]] for account in accounts}
+
+
+def ads(**changes: Any) -> dict[str, Any]:
+    return {"name": "ads", "ds_id": "AW", "ds_accounts": [A, B, C], "fields": FIELDS, **changes}
+
+
+GA = {"name": "ga", "ds_id": "GAWA", "ds_accounts": "properties/1001", "fields": GA_FIELDS}
+
+
+def table(pipeline: Pipeline, name: str, fields: list[str]) -> list[tuple[Any, ...]]:
+    columns = ", ".join(f'"{field}"' for field in fields)
+    with psycopg.connect(pipeline.postgres.dsn) as connection:
+        rows = connection.execute(
+            f'select {columns} from "{pipeline.schema}"."{name}"'  # noqa: S608 - test names
+        ).fetchall()
+    return sorted(rows, key=repr)
+
+
+def wanted(
+    pipeline: Pipeline, ds_id: str, fields: list[str], start: str, end: str, accounts: list[str]
+) -> list[tuple[Any, ...]]:
+    rows = [
+        tuple(_as_stored(name, row[name]) for name in fields)
+        for account in accounts
+        for row in expected_rows(pipeline.emulator, ds_id, fields, start, end, [account])
+    ]
+    return sorted(rows, key=repr)
+
+
+def _as_stored(field: str, value: Any) -> Any:
+    if field == "Date":
+        return dt.date.fromisoformat(value)
+    if field == "Cost" and value is not None:
+        return Decimal(str(value))
+    return value
+
+
+def bookmarks(pipeline: Pipeline) -> dict[str, Any]:
+    shown = subprocess.run(
+        [str(MELTANO), "state", "get", STATE_ID],
+        cwd=ROOT,
+        env=pipeline.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    state = json.loads(shown) if shown.strip() else {}
+    return dict(state.get("singer_state", {}).get("bookmarks", {}))
+
+
+def test_an_account_list_that_empties_and_comes_back(pipeline: Pipeline) -> None:
+    queries = [ads(ds_accounts="list.all_accounts")]
+    first = pipeline.run(queries=queries, end_date="2024-01-10", window_days=30)
+    assert first.returncode == 0, first.stderr[-3000:]
+    loaded = bookmarks(pipeline)["ads"]["coverage"]
+    first_rows = wanted(pipeline, "AW", FIELDS, "2024-01-01", "2024-01-10", [A, B, C])
+    assert table(pipeline, "ads", FIELDS) == first_rows
+
+    pipeline.emulator.configure(removed_accounts={"AW": [A, B, C]})
+    pipeline.emulator.emulator.reset_stats()
+    empty = pipeline.run(queries=queries, end_date="2024-01-14", window_days=30)
+
+    assert empty.returncode == 0, empty.stderr[-3000:]
+    assert "lists no account now" in empty.stderr
+    assert submissions(pipeline.emulator) == 0
+    assert bookmarks(pipeline)["ads"]["coverage"] == loaded
+    assert table(pipeline, "ads", FIELDS) == first_rows
+
+    pipeline.emulator.configure(removed_accounts={})
+    pipeline.emulator.emulator.reset_stats()
+    back = pipeline.run(queries=queries, end_date="2024-01-14", window_days=30)
+
+    assert back.returncode == 0, back.stderr[-3000:]
+    assert submissions(pipeline.emulator) == 1  # days 7..14 for all three, in one window
+    assert table(pipeline, "ads", FIELDS) == wanted(
+        pipeline, "AW", FIELDS, "2024-01-01", "2024-01-14", [A, B, C]
+    )
+
+
+def test_a_refused_account_list_leaves_the_other_stream_loaded(pipeline: Pipeline) -> None:
+    pipeline.emulator.add_fault(
+        action="http_error", endpoint="accounts", ds_id="AW", status=403, code="LOGIN_REVOKED"
+    )
+
+    run = pipeline.run(queries=[GA, ads(ds_accounts="list.all_accounts")], end_date="2024-01-10")
+
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    assert "stream 'ads', data source 'AW', account list" in run.stderr
+    assert table(pipeline, "ga", GA_FIELDS) == wanted(
+        pipeline, "GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"]
+    )
+    assert bookmarks(pipeline)["ga"]["coverage"]["accounts"] == {
+        "*": [["2024-01-01", "2024-01-10"]]
+    }
+
+
+def test_expiry_then_a_failing_account_loads_the_others_exactly(pipeline: Pipeline) -> None:
+    pipeline.emulator.add_fault(action="expire_early", after_pages=2, times=1)
+    pipeline.emulator.add_fault(action="query_failure", account=B, skip=1, times=0)
+
+    run = pipeline.run(queries=[ads()], end_date="2024-01-10", page_size=20, window_days=30)
+
+    assert run.returncode != 0
+    loaded = [row for row in table(pipeline, "ads", FIELDS) if row[1] != B]
+    assert loaded == wanted(pipeline, "AW", FIELDS, "2024-01-01", "2024-01-10", [A, C])
+    coverage = bookmarks(pipeline)["ads"]["coverage"]
+    assert coverage["accounts"] == spans([A, C], "2024-01-01", "2024-01-10")
+    assert B in coverage["failed"]
+
+    pipeline.emulator.emulator.faults.clear()
+    fixed = pipeline.run(queries=[ads()], end_date="2024-01-10", page_size=20, window_days=30)
+
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert table(pipeline, "ads", FIELDS) == wanted(
+        pipeline, "AW", FIELDS, "2024-01-01", "2024-01-10", [A, B, C]
+    )
