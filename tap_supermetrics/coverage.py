@@ -35,11 +35,6 @@ class DayRange:
         """`2024-01-01..2024-01-31`."""
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
 
-    @property
-    def days(self) -> int:
-        """How many days the range holds."""
-        return (self.end - self.start).days + 1
-
 
 class DaySet:
     """A set of days kept as sorted, disjoint, non-adjacent ranges."""

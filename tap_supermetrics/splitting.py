@@ -35,7 +35,7 @@ Parts = list[tuple[PlannedQuery, "QueryExecution"]]
 Failures = list[tuple[PlannedQuery, "QueryExecution", QueryFailedError]]
 
 
-class WindowReader(Protocol):
+class PartReader(Protocol):
     """What the splitting needs of a stream."""
 
     @property
@@ -73,7 +73,7 @@ class WindowReader(Protocol):
 
 
 def read_isolating_failures(
-    reader: WindowReader, planned: PlannedQuery, execution: QueryExecution
+    reader: PartReader, planned: PlannedQuery, execution: QueryExecution
 ) -> Iterator[dict[str, Any]]:
     """Yield the records of `planned`, splitting it by accounts if it ends FAILURE."""
     parts: Parts = [(planned, execution)]
@@ -95,7 +95,7 @@ def read_isolating_failures(
 
 
 def _split(
-    reader: WindowReader,
+    reader: PartReader,
     failures: Failures,
     *,
     everything_failed: bool,

@@ -1,0 +1,190 @@
+"""One stream's windows in this run, in order, each failure kept to what it is about.
+
+The path of a window: the plan (`reads.py`) names it; the pool (`scheduler.py`) hands
+out its execution, submitted ahead; `splitting.py` reads it, halving it by accounts if
+it ends FAILURE; `window_reader.py` pages through its rows, each exactly once; when all
+its rows are out, its accounts' coverage moves and STATE is written.
+
+What fails stays where it belongs: an account that fails alone is reported and left
+out of the stream's later windows; an error about the stream's data source (its
+account list refused, a query refused for it) stops this stream, whose loaded windows
+keep their coverage, while the other streams go on; an answer about the key or the
+licence stops the run at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tap_supermetrics.errors import QueryFailedError, RunWideError, SupermetricsError
+from tap_supermetrics.failures import AccountFailure, StreamFailure
+from tap_supermetrics.planner import PlannedQuery
+from tap_supermetrics.splitting import read_isolating_failures
+from tap_supermetrics.window_rows import WindowRows
+
+if TYPE_CHECKING:
+    import logging
+
+    from tap_supermetrics.executions import ExecutionFactory
+    from tap_supermetrics.lifecycle import QueryExecution
+    from tap_supermetrics.reads import StreamReads
+    from tap_supermetrics.scheduler import WindowedQueryStream
+    from tap_supermetrics.sync_run import SyncRun
+    from tap_supermetrics.window_reader import WindowReader
+
+
+class StreamWindows:
+    """The windows one stream reads in this run."""
+
+    def __init__(  # noqa: PLR0913 - the parts a stream's sync is made of
+        self,
+        stream: WindowedQueryStream,
+        *,
+        ds_id: str,
+        reads: Callable[[], StreamReads],
+        executions: Callable[[], ExecutionFactory],
+        reader: WindowReader,
+        run: SyncRun,
+        write_state: Callable[[], None],
+        logger: logging.Logger,
+        dry_run: bool,
+    ) -> None:
+        """Read `stream`'s windows; `reads` and `executions` are made when first needed."""
+        self.stream = stream
+        self.ds_id = ds_id
+        self._reads = reads
+        self._executions = executions
+        self.reader = reader
+        self.run = run
+        self.write_state = write_state
+        self.logger = logger
+        self.dry_run = dry_run
+        self.failed_accounts: set[str] = set()
+        #: Set when the stream stopped in this run (its data source's error).
+        self.failure: SupermetricsError | None = None
+        self._plan_logged = False
+
+    # Planning -----------------------------------------------------------------------
+
+    def planned_queries(self) -> list[PlannedQuery]:
+        """The queries this run sends (none in a dry run: it only prints them).
+
+        Planning may list the stream's accounts, also while another stream syncs (the
+        pool plans ahead): an error about this stream's data source stops this stream
+        only, wherever it arises.
+        """
+        if self.failure is not None:
+            return []
+        try:
+            reads = self._reads()
+            queries = reads.plan.queries
+        except RunWideError:
+            raise
+        except SupermetricsError as error:
+            self.stream_failed(error)
+            return []
+        if not self._plan_logged:
+            self._plan_logged = True
+            reads.log_plan(dry_run=self.dry_run)
+        return [] if self.dry_run else list(queries)
+
+    def stream_failed(self, error: SupermetricsError) -> None:
+        """Stop this stream for the run: report it, forget its queries submitted ahead.
+
+        Windows already loaded keep their coverage; the run goes on with the other
+        streams and ends non-zero after all of them (`FailureLedger`).
+        """
+        self.failure = error
+        failure = StreamFailure(self.stream.name, self.ds_id, str(error))
+        self.run.failures.add(failure)
+        self.logger.error("%s; this stream stops here, the other streams go on", failure)
+        for execution in self.run.pool.drop(self.stream):
+            execution.run.error = f"not read: the stream stopped ({error})"
+            self.run.runs.append(execution.run)
+
+    # Reading ------------------------------------------------------------------------
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record of this run's windows, in plan order."""
+        pool = self.run.pool
+        pool.start()
+        queries = self.planned_queries()
+        if self.failure is not None:
+            return
+        if not queries and not self.dry_run:
+            self.logger.info("Stream %r is up to date: no days to read", self.stream.name)
+        try:
+            for index, planned in enumerate(queries):
+                execution = pool.take(self.stream, planned)
+                if index + 1 < len(queries):
+                    pool.submit_ahead(self.stream, queries[index + 1])
+                yield from self._read_planned(planned, execution)
+        except RunWideError:
+            raise
+        except SupermetricsError as error:
+            self.stream_failed(error)
+
+    def _read_planned(
+        self, planned: PlannedQuery, execution: QueryExecution
+    ) -> Iterator[dict[str, Any]]:
+        """Read one planned query, leaving out accounts that already failed in this run."""
+        still_failed = [a for a in planned.accounts if a in self.failed_accounts]
+        if still_failed:  # do not spend queries on them again
+            self.logger.info(
+                "%s: skipping %s, which failed earlier in this run",
+                self.describe(planned),
+                ", ".join(still_failed),
+            )
+            rest = tuple(a for a in planned.accounts if a not in self.failed_accounts)
+            if execution.schedule_id:  # submitted ahead: say in query_runs why it is unread
+                execution.run.error = (
+                    f"not read: {', '.join(still_failed)} failed earlier in this run; "
+                    + ("the window was submitted again without them" if rest else "nothing left")
+                )
+                self.run.runs.append(execution.run)
+            if not rest:
+                return
+            planned = PlannedQuery(planned.window, rest, planned.reason)
+            execution = self.new_execution(planned)
+        yield from read_isolating_failures(self, planned, execution)
+
+    # What splitting.py needs ------------------------------------------------------
+
+    def describe(self, planned: PlannedQuery) -> str:
+        """The prefix of every message about `planned`."""
+        return self._executions().describe(planned)
+
+    def new_execution(self, planned: PlannedQuery) -> QueryExecution:
+        """An execution of `planned`, not yet submitted."""
+        return self._executions().new_execution(planned)
+
+    def new_window_rows(self) -> WindowRows:
+        """The row memory of one window: it goes with the window into its parts."""
+        return WindowRows(self.reader.stream.primary_keys or ())
+
+    def read_window(
+        self, execution: QueryExecution, planned: PlannedQuery, rows: WindowRows
+    ) -> Iterator[dict[str, Any]]:
+        """Wait for the execution and yield its records not yet in `rows`."""
+        return self.reader.read(execution, rows, self.describe(planned))
+
+    def window_loaded(self, planned: PlannedQuery) -> None:
+        """Every row of `planned` was emitted: move its accounts' coverage, emit STATE."""
+        self._reads().loaded(planned.accounts, planned.window)
+        self.write_state()
+
+    def accounts_failed(
+        self, accounts: Sequence[str], planned: PlannedQuery, error: QueryFailedError
+    ) -> None:
+        """Report accounts that failed alone; their coverage stays where it was."""
+        code = error.info.code or "FAILURE"
+        what = str(error).partition(": ")[2] or str(error.info)
+        window = str(planned.window or "as configured")
+        for account in accounts:
+            self.failed_accounts.add(account)
+            failure = AccountFailure(self.stream.name, account, window, what)
+            self.run.failures.add(failure)
+            self.logger.error("%s; its days stay unloaded, the run goes on", failure)
+        self._reads().failed(accounts, code)
+        self.write_state()

@@ -1,0 +1,293 @@
+"""One window's rows: wait for the query, page through its result, each row exactly once.
+
+A window's trip from SUCCESS to records: the first page comes with the answer that
+said SUCCESS; the converter is compiled for the columns that answer names; the other
+pages come through the SDK's paging (`request_records`, which calls back into
+`page_request` and `records_of` through the stream's hooks), one page prefetched ahead.
+Every page is converted and admitted by the window's row memory (`WindowRows`), so a
+read after the results expired (or the process exited) emits only rows not emitted
+before. A read that ends short of `total_rows` fails: no coverage is saved over it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from requests.exceptions import RequestException
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_supermetrics.client import STATUS_PATH, payload_of
+from tap_supermetrics.errors import (
+    DuplicateKeyError,
+    ResubmitError,
+    ResultShapeError,
+    SupermetricsError,
+)
+from tap_supermetrics.field_catalog import type_disagreements
+from tap_supermetrics.fields import FieldSpec, RowConverter, ValueConversionError
+from tap_supermetrics.lineage import LINEAGE_FIELD
+from tap_supermetrics.pagination import Page, ResultPaginator, read_page
+
+if TYPE_CHECKING:
+    import logging
+
+    import requests
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.streams.rest import HTTPRequest
+
+    from tap_supermetrics.lifecycle import QueryExecution, QueryRun
+    from tap_supermetrics.window_rows import WindowRows
+
+
+class PagingStream(Protocol):
+    """What the reader needs of its stream: the SDK's paging and the stream's shape."""
+
+    name: str
+    page_size: int
+
+    @property
+    def primary_keys(self) -> Sequence[str] | None:
+        """The key: no two rows of a read may share it."""
+        ...
+
+    @property
+    def replication_key(self) -> str | None:
+        """The date field: rows are checked for repeats one day at a time."""
+        ...
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Where the reader says what it does."""
+        ...
+
+    @property
+    def effective_schema(self) -> dict[str, Any]:
+        """The schema records are typed by."""
+        ...
+
+    @property
+    def requested_fields(self) -> tuple[str, ...]:
+        """The fields the query asks for."""
+        ...
+
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The SDK's paging loop."""
+        ...
+
+    def prefetch(self, http_request: HTTPRequest) -> None:
+        """Start sending a request that paging will make next."""
+        ...
+
+    def request_for(self, endpoint: str, params: dict[str, Any]) -> HTTPRequest:
+        """A request for one endpoint."""
+        ...
+
+    def explain(self, error: Exception, describe: str) -> Exception:
+        """The error, saying which stream and window it is about."""
+        ...
+
+
+@dataclass
+class _Reading:
+    """The window being paged: what the SDK's paging hooks need to know."""
+
+    execution: QueryExecution
+    converter: RowConverter
+    rows: WindowRows
+    header_names: list[list[str]]
+    offset: int = 0
+
+
+class WindowReader:
+    """Reads windows of one stream, one at a time."""
+
+    def __init__(self, stream: PagingStream, max_resubmits: int, runs: list[QueryRun]) -> None:
+        """Read for `stream`; report every execution in `runs` (the `query_runs` records)."""
+        self.stream = stream
+        self.max_resubmits = max_resubmits
+        self.runs = runs
+        self.current: _Reading | None = None
+        self._pages: weakref.WeakKeyDictionary[requests.Response, Page] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def read(
+        self, execution: QueryExecution, rows: WindowRows, describe: str
+    ) -> Iterator[dict[str, Any]]:
+        """Wait for the execution and yield its records not yet in `rows`.
+
+        The query is submitted again when its results expire or its process exits.
+        """
+        try:
+            yield from self._read_resubmitting(execution, rows, describe)
+        except SupermetricsError as error:
+            if execution.run.status == "SUCCESS":  # not every row was read: not a full read
+                execution.run.status = "INCOMPLETE"
+                execution.run.error = str(error)
+            if execution.schedule_id:  # query_runs reports failed queries too
+                self.runs.append(execution.run)
+            raise
+        self.runs.append(execution.run)
+
+    def _read_resubmitting(
+        self, execution: QueryExecution, rows: WindowRows, describe: str
+    ) -> Iterator[dict[str, Any]]:
+        while True:
+            try:
+                answer = execution.wait()
+                yield from self._emit(execution, answer, rows)
+                break
+            except ResubmitError as lost:
+                if execution.run.attempts > self.max_resubmits:
+                    execution.run.error = str(lost)
+                    msg = (
+                        f"{describe}: {lost.what} {execution.run.attempts} times "
+                        f"(max_resubmits={self.max_resubmits}); last: {lost}"
+                    )
+                    raise type(lost)(msg) from None
+                self.stream.logger.warning(
+                    "%s: %s (%s); submitting the query again and re-reading the window "
+                    "from its first row (rows already emitted are not repeated)",
+                    describe,
+                    lost.what,
+                    lost,
+                )
+                execution.resubmit()
+            finally:
+                self.current = None
+
+    def _emit(
+        self, execution: QueryExecution, answer: dict[str, Any], rows: WindowRows
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the window's records: the first page from `answer`, then the others."""
+        first = read_page(answer, [])
+        header_names = [
+            [str(meta.get("field_name")) for meta in first.field_meta or []],
+            list(self.stream.requested_fields),
+        ]
+        rows.start_read()
+        reading = _Reading(
+            execution, self._converter(first.field_meta, execution), rows, header_names
+        )
+        more = first.more_after(0)
+        if more:
+            self.stream.prefetch(self.page_request(execution, len(first.rows)))
+        yield from self._records(reading, first.rows)
+        if more:
+            self.current = reading
+            context = {"stream": self.stream.name, "window": execution.describe}
+            try:
+                yield from self.stream.request_records(context)
+            except (FatalAPIError, RetriableAPIError, RequestException) as error:
+                raise self.stream.explain(error, execution.describe) from None
+        total = execution.run.total_rows
+        if total is not None and reading.offset != total:
+            msg = (
+                f"{execution.describe}: the API promised {total} rows, "
+                f"{reading.offset} arrived; refusing to save a bookmark over them"
+            )
+            raise ResultShapeError(msg)
+
+    def _records(self, reading: _Reading, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """Convert and check one page; no record of a page with a bad row is emitted."""
+        try:
+            records, digests = reading.converter.convert_page_digested(rows)
+        except ValueConversionError as error:
+            msg = f"{reading.execution.describe}, row {reading.offset + error.index}: {error}"
+            raise ResultShapeError(msg) from None
+        emitted, duplicate = reading.rows.admit(records, digests)
+        if duplicate is not None:
+            msg = (
+                f"{reading.execution.describe}, row {reading.offset + duplicate}: "
+                f"{reading.rows.describe(records[duplicate])}"
+            )
+            raise DuplicateKeyError(msg)
+        reading.execution.run.rows_emitted += len(emitted)
+        reading.offset += len(rows)
+        return emitted
+
+    def _converter(
+        self, field_meta: list[dict[str, Any]] | None, execution: QueryExecution
+    ) -> RowConverter:
+        """Order the conversion by the API's columns, typed by the effective schema."""
+        describe = execution.describe
+        requested = list(self.stream.requested_fields)
+        if field_meta is None:
+            columns = requested
+        else:
+            ordered = sorted(enumerate(field_meta), key=lambda item: _column_of(item[1], item[0]))
+            columns = [FieldSpec.from_meta(meta).field_id for _, meta in ordered]
+        if sorted(columns) != sorted(requested):
+            msg = (
+                f"{describe}: the API answered with fields {columns}, but the query asks for "
+                f"{requested}. Supermetrics field ids change over time: update `fields`, "
+                "then run discovery again"
+            )
+            raise ResultShapeError(msg)
+        properties = self.stream.effective_schema.get("properties", {})
+        for message in type_disagreements(properties, field_meta or []):
+            self.stream.logger.warning("%s: %s", describe, message)
+        schemas = [properties.get(column, {}) for column in columns]
+        constants = {LINEAGE_FIELD: execution.extracted_at}
+        return RowConverter(
+            columns,
+            schemas,
+            constants,
+            list(self.stream.primary_keys or ()),
+            day_key=self.stream.replication_key,
+        )
+
+    # The SDK's paging hooks, through the stream -----------------------------------
+
+    def new_paginator(self) -> ResultPaginator:
+        """A paginator that starts after the rows read so far."""
+        offset = self.current.offset if self.current else 0
+        return ResultPaginator(offset, self.stream.page_size, self._page_of)
+
+    def next_page_request(self, first: int) -> HTTPRequest:
+        """The request for the page of the window being read that starts at row `first`."""
+        return self.page_request(self._reading().execution, first)
+
+    def page_request(self, execution: QueryExecution, first: int) -> HTTPRequest:
+        """The `/query/status` request for the page of `execution` starting at `first`."""
+        params = {
+            "schedule_id": execution.schedule_id,
+            "offset_start": first,
+            "offset_end": first + self.stream.page_size - 1,
+        }
+        return self.stream.request_for(STATUS_PATH, params)
+
+    def records_of(self, response: requests.Response) -> list[dict[str, Any]]:
+        """One page's records, the next page already on its way."""
+        reading = self._reading()
+        status = str(payload_of(response)["meta"].get("status_code") or "SUCCESS")
+        if status.upper() != "SUCCESS":
+            msg = f"{reading.execution.describe}: a result page came with status {status!r}"
+            raise ResultShapeError(msg)
+        page = self._page_of(response)
+        if page.more_after(reading.offset):
+            first = reading.offset + len(page.rows)
+            self.stream.prefetch(self.page_request(reading.execution, first))
+        return self._records(reading, page.rows)
+
+    def _page_of(self, response: requests.Response) -> Page:
+        page = self._pages.get(response)
+        if page is None:
+            header_names = self.current.header_names if self.current else []
+            page = read_page(payload_of(response), header_names)
+            self._pages[response] = page
+        return page
+
+    def _reading(self) -> _Reading:
+        if self.current is None:
+            msg = "a result page was requested outside a window read"
+            raise ResultShapeError(msg)
+        return self.current
+
+
+def _column_of(meta: dict[str, Any], position: int) -> int:
+    column = meta.get("data_column")
+    return column if isinstance(column, int) else position
