@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,9 @@ from tap_supermetrics.identifiers import (
     check_ds_id,
     check_stream_name,
 )
+from tap_supermetrics.planner import Reread
+from tap_supermetrics.query_settings import parse_rereads, query_overrides, refresh_tiers
+from tap_supermetrics.refresh import Tier, parse_tiers
 
 DEFAULT_BASE_URL = "https://api.supermetrics.com/enterprise/v2"
 #: dbt builds `<stream>_current` next to every stream's table.
@@ -33,6 +37,9 @@ CURRENT_SUFFIX = "_current"
 _STRING_OR_LIST = th.CustomType(
     {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 )
+
+#: Refresh tiers: checked in full by `refresh.parse_tiers`, which says what is wrong.
+_TIERS = th.CustomType({"type": "array", "items": {"type": "object"}})
 
 _ACCOUNTS = th.CustomType(
     {
@@ -127,6 +134,11 @@ QUERY_SCHEMA = th.ObjectType(
         th.StringType,
         description="Passed through; only for queries without a date field (full table).",
     ),
+    th.Property("start_date", th.DateType, description="This query's own start_date."),
+    th.Property("end_date", th.DateType, description="This query's own end_date."),
+    th.Property("lookback_days", th.IntegerType, description="This query's own lookback_days."),
+    th.Property("window_days", th.IntegerType, description="This query's own window_days."),
+    th.Property("refresh", _TIERS, description="This query's own refresh tiers."),
     additional_properties=False,
 )
 
@@ -160,9 +172,34 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "lookback_days",
         th.IntegerType,
-        default=3,
         description="Days before each account's last loaded day that every run reads "
-        "again, to pick up late corrections. 0 re-reads only that day.",
+        "again, to pick up late corrections (default 3 when `refresh` is not set). 0 "
+        "re-reads only that day. Shorthand for `refresh: [{days: N, every: 1}]`; a query "
+        "may set its own.",
+    ),
+    th.Property(
+        "refresh",
+        _TIERS,
+        description="Refresh tiers, e.g. `[{days: 3, every: 1}, {days: 30, every: 7}]`: "
+        "each reads again the `days` days before an account's last loaded day once at "
+        "least `every` as-of days have passed since it last ran. Not together with "
+        "`lookback_days` at the same level; a query may set its own. See "
+        "docs/refresh.md.",
+    ),
+    th.Property(
+        "reread",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("stream", th.StringType, required=True),
+                th.Property("accounts", th.ArrayType(th.StringType)),
+                th.Property("start_date", th.DateType, required=True),
+                th.Property("end_date", th.DateType, required=True),
+                additional_properties=False,
+            )
+        ),
+        description="Re-reads for known restatements: each entry names a stream, optionally "
+        "its accounts, and a first and last day; the next run reads them like a gap "
+        "(reason 'requested re-read'), once.",
     ),
     th.Property(
         "window_days",
@@ -282,6 +319,16 @@ class QueryDefinition:
     primary_keys: tuple[str, ...] | None
     pass_through: dict[str, Any] = field(default_factory=dict)
     account_field: str | None = None
+    #: The settings the query sets for itself (`start_date`, `window_days`, …).
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: Which loaded days are read again, and how often.
+    tiers: tuple[Tier, ...] = ()
+    #: Re-reads asked for this stream (`reread`).
+    rereads: tuple[Reread, ...] = ()
+
+    def effective(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The top-level settings with this query's own on top."""
+        return {**config, **self.settings}
 
     def parameters(self) -> dict[str, Any]:
         """Return the query parameters common to every request for this query."""
@@ -413,7 +460,7 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
             )
             raise ConfigError(msg)
         seen[name.lower()] = name
-        definitions.append(_definition(entry, f"{where} ({name})"))
+        definitions.append(_definition(entry, f"{where} ({name})", config))
     for lowered, name in seen.items():
         base = lowered.removesuffix(CURRENT_SUFFIX)
         if lowered.endswith(CURRENT_SUFFIX) and base in seen:
@@ -422,7 +469,17 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
                 f"{seen[base]!r} (README 'Current relations')"
             )
             raise ConfigError(msg)
-    return definitions
+    if config.get("refresh") is not None:  # checked even where every query sets its own
+        parse_tiers(config["refresh"], "refresh")
+    if config.get("reread") is None:
+        return definitions
+    today = dt.datetime.now(tz=dt.UTC).date()
+    ranges = {}
+    for definition in definitions:
+        days = date_range(definition.effective(config), today)
+        ranges[definition.name] = (days.start, days.end)
+    rereads = parse_rereads(config.get("reread"), ranges)
+    return [replace(d, rereads=rereads.get(d.name, ())) for d in definitions]
 
 
 def _check_account_filter(ds_accounts: object, where: str) -> None:
@@ -456,7 +513,30 @@ def _check_account_filter(ds_accounts: object, where: str) -> None:
             raise ConfigError(msg) from None
 
 
-def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
+def _overrides(entry: dict[str, Any], where: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The query's own settings, its dates checked against the top-level ones."""
+    overrides = query_overrides(entry, where)
+    if "start_date" not in overrides and "end_date" not in overrides:
+        return overrides  # the top-level dates are checked with the other settings
+    try:
+        date_range({**config, **overrides}, dt.datetime.now(tz=dt.UTC).date())
+    except ConfigError as error:
+        msg = f"{where}: {error}"
+        raise ConfigError(msg) from None
+    return overrides
+
+
+def _check_primary_keys(primary_keys: object, fields: tuple[str, ...], where: str) -> None:
+    if primary_keys is None:
+        return
+    keys = list(primary_keys) if isinstance(primary_keys, list) else []
+    missing = [key for key in keys if key not in fields]
+    if missing or not keys:
+        msg = f"{where}: primary_keys must be non-empty and among the fields: {missing}"
+        raise ConfigError(msg)
+
+
+def _definition(entry: dict[str, Any], where: str, config: Mapping[str, Any]) -> QueryDefinition:
     if not entry.get("ds_id"):
         msg = f"{where}: ds_id is required"
         raise ConfigError(msg)
@@ -484,12 +564,9 @@ def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
     if chosen_account_field is not None and chosen_account_field not in fields:
         msg = f"{where}: account_field {chosen_account_field!r} is not among the fields"
         raise ConfigError(msg)
+    overrides = _overrides(entry, where, config)
     primary_keys = entry.get("primary_keys")
-    if primary_keys is not None:
-        missing = [key for key in primary_keys if key not in fields]
-        if missing or not primary_keys:
-            msg = f"{where}: primary_keys must be non-empty and among the fields: {missing}"
-            raise ConfigError(msg)
+    _check_primary_keys(primary_keys, fields, where)
     return QueryDefinition(
         name=entry["name"],
         ds_id=entry["ds_id"],
@@ -501,4 +578,6 @@ def _definition(entry: dict[str, Any], where: str) -> QueryDefinition:
             key: entry[key] for key in PASS_THROUGH_PARAMETERS if entry.get(key) is not None
         },
         account_field=chosen_account_field,
+        settings=overrides,
+        tiers=refresh_tiers(overrides, config, where),
     )

@@ -10,6 +10,10 @@ plain JSON (readable with `meltano state get`):
 
 Ranges, not days, keep it small. `fingerprint` holds a short digest of every query
 parameter that shapes the rows, so a changed query is noticed and read again.
+`refreshed` says, per account, the as-of day each refresh tier last ran
+(`{"111-111-1111": {"30/7": "2024-01-28"}}`), and `rereads` the requested re-reads
+already done (short digests); both are new keys next to the others, which earlier
+releases ignore.
 `replication_key_value` is kept for people and older releases: the last day up to
 which every configured account is loaded without a gap from `start_date`.
 """
@@ -159,6 +163,10 @@ class Coverage:
     failed: dict[str, str] = field(default_factory=dict)
     #: Whether the stream had any state at all (a first run has none).
     known: bool = False
+    #: Per account, per refresh tier (`30/7`), the as-of day it last ran.
+    refreshed: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Digests of the requested re-reads already done.
+    rereads: list[str] = field(default_factory=list)
 
     def loaded(self, account: str) -> DaySet:
         """The days loaded for `account` (empty for an account never read)."""
@@ -178,6 +186,12 @@ class Coverage:
                 account: days.to_json() for account, days in sorted(self.accounts.items())
             },
             "failed": dict(sorted(self.failed.items())),
+            "refreshed": {
+                account: dict(sorted(tiers.items()))
+                for account, tiers in sorted(self.refreshed.items())
+                if tiers
+            },
+            "rereads": sorted(self.rereads),
         }
 
 
@@ -205,6 +219,12 @@ def read_coverage(
             },
             failed={str(k): str(v) for k, v in (stored.get("failed") or {}).items()},
             known=True,
+            refreshed={
+                str(account): {str(k): str(v) for k, v in tiers.items()}
+                for account, tiers in (stored.get("refreshed") or {}).items()
+                if isinstance(tiers, dict)
+            },
+            rereads=[str(item) for item in stored.get("rereads") or []],
         )
     value = bookmark.get("replication_key_value")
     if value in (None, "") or bookmark.get("replication_key") != replication_key:

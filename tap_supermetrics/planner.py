@@ -1,13 +1,14 @@
-"""What to read this run: config + coverage + today → the Supermetrics queries to send.
+"""What to read this run: config + coverage + as-of day → the Supermetrics queries.
 
 Pure: no HTTP, no SDK. For every account, the days wanted (`start_date`..`end_date`)
-minus the days loaded, plus the `lookback_days` tail of what was loaded, split into
-windows of `window_days`. Accounts with the same days to read share one query, so a
-steady daily run sends one query per window whatever the number of accounts, while
-an added account (or one that failed last time) is read on its own from where it
-stands. A changed query (dimensions, an added metric, filter, …) starts the stream over
-from `start_date`; a removed (or deselected) metric does not: the other columns' rows
-are unchanged.
+minus the days loaded, plus the last loaded day, plus the days of each refresh tier
+that is due (`refresh.py`; `lookback_days` is one tier read every as-of day), plus
+requested re-reads not yet done, split into windows of `window_days`. Accounts with the
+same days to read share one query, so a steady daily run sends one query per window
+whatever the number of accounts, while an added account (or one that failed last time)
+is read on its own from where it stands. A changed query (dimensions, an added metric,
+filter, …) starts the stream over from `start_date`; a removed (or deselected) metric
+does not: the other columns' rows are unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_supermetrics.coverage import Coverage, DayRange, DaySet
+from tap_supermetrics.coverage import Coverage, DaySet
+from tap_supermetrics.refresh import Tier, lookback
 from tap_supermetrics.windows import DateWindow, split
 
 #: The account key of a query whose rows do not carry an account dimension: its rows
@@ -48,6 +50,23 @@ NEW_DAYS = "new days"
 RESUME = "resume after failure"
 GAP = "missing days"
 LOOKBACK = "lookback"
+LAST_LOADED_DAY = "last loaded day"
+REREAD = "requested re-read"
+
+
+@dataclass(frozen=True)
+class Reread:
+    """A re-read asked for in the settings: these days of these accounts, once."""
+
+    days: DaySet
+    #: None: every account of the stream.
+    accounts: tuple[str, ...] | None
+    #: Names the request in the state once it is done.
+    digest: str
+
+    def covers(self, account: str) -> bool:
+        """Whether the re-read is about `account`."""
+        return self.accounts is None or account in self.accounts
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,10 @@ class StreamPlan:
     #: Set when the query changed since the coverage was written: says what changed.
     changed: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Per account, the refresh tiers this run reads, with their days.
+    due: dict[str, tuple[tuple[Tier, DaySet], ...]] = field(default_factory=dict)
+    #: The requested re-reads this run reads.
+    rereads: tuple[Reread, ...] = ()
 
 
 #: Fingerprint entries of single metrics are named `metric:<field id>`.
@@ -161,10 +184,19 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
     accounts: Sequence[str],
     coverage: Coverage,
     current_fingerprint: Mapping[str, str],
-    lookback_days: int,
     window_days: int,
+    lookback_days: int | None = None,
+    tiers: Sequence[Tier] | None = None,
+    as_of: dt.date | None = None,
+    rereads: Sequence[Reread] = (),
 ) -> StreamPlan:
-    """Plan a date-incremental stream's reads."""
+    """Plan a date-incremental stream's reads.
+
+    `tiers` (or the `lookback_days` shorthand) say which loaded days to read again;
+    `as_of` is the query's as-of day (default: the last day wanted).
+    """
+    tiers = tuple(tiers) if tiers is not None else lookback(lookback_days or 0)
+    as_of = as_of or wanted.last or dt.date.min
     changed = None
     if coverage.known and changed_parts(coverage.fingerprint, current_fingerprint):
         parts = changed_parts(coverage.fingerprint, current_fingerprint)
@@ -172,10 +204,17 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
         changed = f"the query's {', '.join(named)} changed since the last run"
         coverage = Coverage(failed=dict(coverage.failed), known=True)
     coverage.fingerprint = dict(current_fingerprint)
+    pending = tuple(item for item in rereads if item.digest not in coverage.rereads)
     groups: dict[DaySet, list[str]] = {}
     reasons: dict[DaySet, set[str]] = {}
+    due: dict[str, tuple[tuple[Tier, DaySet], ...]] = {}
     for account in accounts:
-        days, why = _account_reads(account, wanted, coverage, lookback_days)
+        days, why, due[account] = _account_reads(account, wanted, coverage, tiers, as_of)
+        for item in pending:
+            extra = item.days & wanted if item.covers(account) else DaySet()
+            if extra - days:
+                why.add(REREAD)
+            days |= extra
         if changed and days:
             why = {QUERY_CHANGED}
         if days:
@@ -188,22 +227,44 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
         for window in split(item.start, item.end, window_days)
     ]
     queries.sort(key=lambda query: query.window.start if query.window else dt.date.min)
-    return StreamPlan(tuple(queries), coverage, changed)
+    return StreamPlan(tuple(queries), coverage, changed, due=due, rereads=pending)
 
 
 def _account_reads(
-    account: str, wanted: DaySet, coverage: Coverage, lookback_days: int
-) -> tuple[DaySet, set[str]]:
-    """The days to read for one account, and why."""
+    account: str, wanted: DaySet, coverage: Coverage, tiers: Sequence[Tier], as_of: dt.date
+) -> tuple[DaySet, set[str], tuple[tuple[Tier, DaySet], ...]]:
+    """The days to read for one account, why, and the refresh tiers among them."""
     if not coverage.known:
-        return wanted, {FIRST_RUN}
+        return wanted, {FIRST_RUN}, ()
     loaded = coverage.loaded(account) & wanted
     if not loaded:
         reason = RESUME if account in coverage.failed else NEW_ACCOUNT
         if account in coverage.accounts and account not in coverage.failed:
             reason = GAP
-        return wanted, {reason}
+        return wanted, {reason}, ()
     missing = wanted - loaded
+    reasons = _missing_reasons(account, missing, loaded, coverage)
+    last = loaded.last
+    assert last is not None  # noqa: S101 - loaded is not empty
+    days = missing | DaySet.of(last, last)
+    refreshed = coverage.refreshed.setdefault(account, {})
+    due: list[tuple[Tier, DaySet]] = []
+    for tier in tiers:
+        # A tier never run for this account counts as run at its last loaded day.
+        last_ran = dt.date.fromisoformat(refreshed.setdefault(tier.key, last.isoformat()))
+        if tier.is_due(last_ran, as_of):
+            span = DaySet.of(*tier.span(last)) & wanted
+            if span - days:
+                reasons.add(tier.reason)
+            days |= span
+            due.append((tier, span))
+    if not (missing or due):
+        reasons.add(LAST_LOADED_DAY)
+    return days, reasons, tuple(due)
+
+
+def _missing_reasons(account: str, missing: DaySet, loaded: DaySet, coverage: Coverage) -> set[str]:
+    """Why the days an account lacks are missing."""
     reasons: set[str] = set()
     for item in missing:
         if account in coverage.failed:
@@ -214,12 +275,7 @@ def _account_reads(
             reasons.add(NEW_DAYS)
         else:
             reasons.add(GAP)
-    last = loaded.last
-    assert last is not None  # noqa: S101 - loaded is not empty
-    tail = DaySet([DayRange(last - dt.timedelta(days=lookback_days), last)]) & wanted
-    if tail - missing:
-        reasons.add(LOOKBACK)
-    return missing | tail, reasons
+    return reasons
 
 
 def plan_full_table(window: DateWindow | None, accounts: Sequence[str]) -> StreamPlan:

@@ -36,6 +36,7 @@ from tap_supermetrics.planner import (
     plan_stream,
     upgrade_fingerprint,
 )
+from tap_supermetrics.refresh import describe as describe_tiers
 from tap_supermetrics.windows import DateWindow
 
 
@@ -68,8 +69,12 @@ class StreamReads:
         self.last_complete_day = today - ONE_DAY
         #: The last day that exists somewhere (UTC+14): later days are not read.
         self.last_readable_day = today + ONE_DAY
-        self.lookback_days = int(settings.get("lookback_days", 3))
-        self.window_days = int(settings.get("window_days", 30))
+        self.window_days = int(definition.effective(settings).get("window_days", 30))
+        #: The as-of day refresh tiers count in: the earlier of end_date and yesterday.
+        self.as_of = min(configured.end, self.last_complete_day)
+        #: The days each account loaded in this run (refresh tiers and re-reads are done
+        #: once theirs are all in).
+        self._read_now: dict[str, DaySet] = {}
         self.bookmark = bookmark
         self._list_accounts = list_accounts
         self.logger = logger
@@ -136,8 +141,10 @@ class StreamReads:
             accounts=self.keys,
             coverage=coverage,
             current_fingerprint=current,
-            lookback_days=self.lookback_days,
             window_days=self.window_days,
+            tiers=definition.tiers,
+            as_of=self.as_of,
+            rereads=definition.rereads,
         )
         if plan.changed:
             self.logger.warning(
@@ -153,11 +160,13 @@ class StreamReads:
         queries = self.plan.queries
         prefix = "Dry run: " if dry_run else ""
         self.logger.info(
-            "%sstream %r plans %d %s",
+            "%sstream %r plans %d %s (as of %s; %s)",
             prefix,
             self.definition.name,
             len(queries),
             "query" if len(queries) == 1 else "queries",
+            self.as_of,
+            describe_tiers(self.definition.tiers),
         )
         for planned in queries:
             self.logger.info("%sstream %r: %s", prefix, self.definition.name, planned.describe())
@@ -201,7 +210,30 @@ class StreamReads:
         else:
             for account in accounts:  # read this run: no longer failed, nothing complete yet
                 self.plan.coverage.failed.pop(account, None)
+        for account in accounts:
+            self._read_now[account] = self._read_now.get(account, DaySet()) | complete
+        self._note_refreshes(accounts)
         self._write_back()
+
+    def _note_refreshes(self, accounts: Iterable[str]) -> None:
+        """Record the refresh tiers and re-reads whose days are now all read in this run."""
+        coverage = self.plan.coverage
+        for account in accounts:
+            read = self._read_now[account]
+            for tier, span in self.plan.due.get(account, ()):
+                if not (span - read):
+                    coverage.refreshed.setdefault(account, {})[tier.key] = self.as_of.isoformat()
+        for item in self.plan.rereads:
+            if item.digest in coverage.rereads:
+                continue
+            wanted = item.days & self.wanted
+            done = all(
+                not (wanted - self._read_now.get(account, DaySet()))
+                for account in self.keys
+                if item.covers(account)
+            )
+            if done:
+                coverage.rereads.append(item.digest)
 
     def failed(self, accounts: Iterable[str], code: str) -> None:
         """Record accounts that failed: their coverage stays, the next run reads them."""

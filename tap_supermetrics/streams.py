@@ -107,7 +107,7 @@ class QueryStream(HookedStream):
         today = today_utc()
         return StreamReads(
             definition=self.definition,
-            configured=date_range(dict(self.config), today),
+            configured=date_range(self.definition.effective(self.config), today),
             settings=dict(self.config),
             bookmark=self.get_context_state(None),
             list_accounts=self._run.accounts.lister(

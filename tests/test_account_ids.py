@@ -162,9 +162,10 @@ def test_a_renamed_account_keeps_its_id_its_values_and_its_coverage(
 
     assert second.returncode == 0, second.stderr[-3000:]
     reread = second.records("ads")
-    # Only the lookback is read again (the last loaded day and the 2 before it): the
-    # renamed account is the same account, not a new one backfilled from start_date.
-    assert {r["Date"] for r in reread} == {"2024-01-03", "2024-01-04", "2024-01-05"}
+    # Only the last loaded day is read again (the same as-of day: the lookback tier is not
+    # due yet): the renamed account is the same account, not a new one backfilled from
+    # start_date.
+    assert {r["Date"] for r in reread} == {"2024-01-05"}
     assert {(r["profileID"], r["profile"]) for r in reread} == {(A, "Acme Finland"), (B, NAMES[B])}
     key = ("Date", "profileID", "Device")
     before = {tuple(r[k] for k in key): r["Clicks"] for r in first.records("ads")}
