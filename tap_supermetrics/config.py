@@ -18,6 +18,7 @@ from jsonschema import Draft7Validator
 from singer_sdk import typing as th
 
 from tap_supermetrics.accounts import account_field
+from tap_supermetrics.clock import today_utc
 from tap_supermetrics.errors import ConfigError
 from tap_supermetrics.identifiers import (
     DS_ID_RULE,
@@ -414,7 +415,7 @@ def check_settings(config: dict[str, Any], schema: dict[str, Any]) -> None:
         if name in config and float(config[name]) <= 0:
             msg = f"{name} must be a positive number of seconds, got {config[name]}"
             raise ConfigError(msg)
-    date_range(config, dt.datetime.now(tz=dt.UTC).date())
+    date_range(config, today_utc())
 
 
 def check_base_url(url: str) -> None:
@@ -473,7 +474,7 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
         parse_tiers(config["refresh"], "refresh")
     if config.get("reread") is None:
         return definitions
-    today = dt.datetime.now(tz=dt.UTC).date()
+    today = today_utc()
     ranges = {}
     for definition in definitions:
         days = date_range(definition.effective(config), today)
@@ -519,7 +520,7 @@ def _overrides(entry: dict[str, Any], where: str, config: Mapping[str, Any]) -> 
     if "start_date" not in overrides and "end_date" not in overrides:
         return overrides  # the top-level dates are checked with the other settings
     try:
-        date_range({**config, **overrides}, dt.datetime.now(tz=dt.UTC).date())
+        date_range({**config, **overrides}, today_utc())
     except ConfigError as error:
         msg = f"{where}: {error}"
         raise ConfigError(msg) from None

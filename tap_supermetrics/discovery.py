@@ -11,12 +11,12 @@ right after its probe, the first moment its type is known).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tap_supermetrics.client import SupermetricsStream
+from tap_supermetrics.clock import today_utc
 from tap_supermetrics.config import DEFAULT_BASE_URL, QueryDefinition, date_range
 from tap_supermetrics.errors import ResultShapeError, RunWideError, SupermetricsError
 from tap_supermetrics.field_catalog import (
@@ -199,7 +199,7 @@ class FieldDiscovery:
     def _probe(self, definition: QueryDefinition) -> QueryExecution:
         """The query for one day and one row: enough to learn its fields' types."""
         client = SupermetricsStream(self.tap, name=definition.name, schema={"properties": {}})
-        day = date_range(self.config, dt.datetime.now(tz=dt.UTC).date()).end
+        day = date_range(self.config, today_utc()).end
         params = {**definition.parameters(), "max_rows": 1}
         if not definition.pass_through.get("date_range_type"):
             params.update(start_date=day.isoformat(), end_date=day.isoformat())

@@ -251,8 +251,3 @@ class StreamReads:
             self.bookmark.pop("replication_key_value", None)
         else:
             self.bookmark["replication_key_value"] = day
-
-
-def today_utc() -> dt.date:
-    """Today in UTC: the configured end date defaults to the day before."""
-    return dt.datetime.now(tz=dt.UTC).date()

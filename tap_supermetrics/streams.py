@@ -16,12 +16,13 @@ from singer_sdk.singerlib import Metadata, MetadataMapping
 from typing_extensions import override
 
 from tap_supermetrics.accounts import ACCOUNT_NAME_FIELDS, ACCOUNTS_PATH
+from tap_supermetrics.clock import today_utc
 from tap_supermetrics.config import date_range
 from tap_supermetrics.executions import ExecutionFactory
 from tap_supermetrics.fields import FieldSpec, record_schema
 from tap_supermetrics.lifecycle import PollTiming
 from tap_supermetrics.lineage import LINEAGE_FIELD, with_lineage
-from tap_supermetrics.reads import StreamReads, today_utc
+from tap_supermetrics.reads import StreamReads
 from tap_supermetrics.sdk_hooks import HookedStream
 from tap_supermetrics.stream_windows import StreamWindows
 from tap_supermetrics.window_reader import WindowReader

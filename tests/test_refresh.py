@@ -359,3 +359,28 @@ def test_the_dry_run_shows_each_querys_reason(emulator: EmulatorServer, tmp_path
         "refresh 30 days every 7)" in line
         for line in plan
     ), json.dumps(plan, indent=1)
+
+
+def test_a_requested_reread_over_http_reads_its_days_once(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = base_config(emulator, tmp_path, queries=[query()], window_days=60, lookback_days=0)
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0
+    config["reread"] = [
+        {"stream": "ads", "accounts": [B], "start_date": "2024-01-03", "end_date": "2024-01-04"}
+    ]
+
+    second = run_tap(tmp_path, config, state=first.states()[-1])
+    third = run_tap(tmp_path, config, state=second.states()[-1])
+
+    assert second.returncode == 0
+    assert third.returncode == 0
+    assert {(r["Date"], r["profileID"]) for r in second.records("ads")} == {
+        ("2024-01-03", B),
+        ("2024-01-04", B),
+        ("2024-01-10", A),
+        ("2024-01-10", B),
+    }
+    assert any("requested re-read" in r["reason"] for r in second.records("query_runs"))
+    assert {r["Date"] for r in third.records("ads")} == {"2024-01-10"}  # done: not again
