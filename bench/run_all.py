@@ -1,7 +1,7 @@
 """All performance figures, measured side by side in one run, written to bench/RESULTS.md.
 
 Run: bench/run            (about 12 minutes on 2 cores; writes bench/RESULTS.md and the
-                           table in README "## Performance")
+                           table in docs/performance.md)
      bench/run --quick    (small sizes and short queries, for development; prints only)
 
 Every program's output goes to a file and is counted afterwards, records per stream:
@@ -57,7 +57,8 @@ PYTHON = sys.executable
 STREAM = "keywords"
 ONE_WINDOW = 100_000  # window_days larger than any benchmark range: the range is one query
 RESULTS = ROOT / "bench" / "RESULTS.md"
-README = ROOT / "README.md"
+#: The page whose figures table `bench/run` keeps current (between the two markers).
+PERFORMANCE_PAGE = ROOT / "docs" / "performance.md"
 TABLE_START = "<!-- bench/RESULTS.md table: start -->"
 TABLE_END = "<!-- bench/RESULTS.md table: end -->"
 FIELDS = list(MILLION_ROW_QUERY["fields"])
@@ -703,12 +704,17 @@ def write_results(lines: list[str], notes: list[str], failures: list[str], comma
         "",
     ]
     RESULTS.write_text("\n".join(text))
-    readme = README.read_text()
-    if TABLE_START in readme and TABLE_END in readme:
-        head, rest = readme.split(TABLE_START, 1)
-        _, tail = rest.split(TABLE_END, 1)
-        block = [f"{stamp}, {machine()}, `{command}`:", "", *lines]
-        README.write_text(head + TABLE_START + "\n" + "\n".join(block) + "\n" + TABLE_END + tail)
+    block = [f"{stamp}, {machine()}, `{command}`:", "", *lines]
+    PERFORMANCE_PAGE.write_text(with_table(PERFORMANCE_PAGE.read_text(), block))
+
+
+def with_table(page: str, block: list[str]) -> str:
+    """`page` with `block` between its table markers (unchanged when it has none)."""
+    if TABLE_START not in page or TABLE_END not in page:
+        return page
+    head, rest = page.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    return head + TABLE_START + "\n" + "\n".join(block) + "\n" + TABLE_END + tail
 
 
 def main() -> int:

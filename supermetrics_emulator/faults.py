@@ -3,7 +3,7 @@
 A rule matches requests (HTTP-level actions) or submitted queries (query-level
 actions), lets `skip` matches pass, then fires `times` times (0 = for ever). Rules
 are plain JSON objects so that tests, the control endpoint and the command line all
-speak the same language; README "Fault injection" documents every key.
+speak the same language; docs/emulator.md "Fault injection" documents every key.
 """
 
 from __future__ import annotations

@@ -391,7 +391,7 @@ class EmulatorServer:
         self.stop()
 
     def add_fault(self, **spec: Any) -> FaultRule:  # noqa: ANN401
-        """Add a fault rule (see README "Fault injection")."""
+        """Add a fault rule (see docs/emulator.md "Fault injection")."""
         return self.emulator.faults.add(spec)
 
     def configure(self, **settings: Any) -> None:  # noqa: ANN401

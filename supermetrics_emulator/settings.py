@@ -1,6 +1,6 @@
 """Every behaviour knob of the emulator, checked as it is set.
 
-README "Running the emulator by hand" lists the settings. Structured ones (accounts,
+docs/emulator.md "Settings" lists the settings. Structured ones (accounts,
 team lists, upstream changes) are checked here when set, so that a typo fails the
 control call that made it rather than some later query.
 """
@@ -55,7 +55,7 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
 
 @dataclass
 class EmulatorSettings:
-    """Every behaviour knob; README "Running the emulator by hand" lists them."""
+    """Every behaviour knob; docs/emulator.md "Settings" lists them."""
 
     api_key: str = "emulator-key"
     run_seconds: float = 0.2

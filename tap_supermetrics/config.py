@@ -99,7 +99,7 @@ QUERY_SCHEMA = th.ObjectType(
         _ACCOUNTS,
         description="Accounts: a list of ids, a comma-separated string, a team list such as "
         '`"list.all_accounts"`, or a filter object `{"filter_id": "<regex>", "filter_name": '
-        '"<regex>"}`. See README "Changing queries".',
+        '"<regex>"}`. See docs/queries.md.',
     ),
     th.Property(
         "account_field",
@@ -467,7 +467,7 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
         if lowered.endswith(CURRENT_SUFFIX) and base in seen:
             msg = (
                 f"stream name {name!r} is taken by the current relation of stream "
-                f"{seen[base]!r} (README 'Current relations')"
+                f"{seen[base]!r} (docs/current-relations.md)"
             )
             raise ConfigError(msg)
     if config.get("refresh") is not None:  # checked even where every query sets its own

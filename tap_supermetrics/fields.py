@@ -3,7 +3,7 @@
 Supermetrics does no type casting: a number may arrive as a JSON number or as a
 string, an empty cell as "" or null. Every value is converted here, once, to the type
 its schema promises, so the SDK's own per-record conformance can stay switched off.
-The mapping table is README "Types".
+The mapping table is docs/types.md.
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ class Reread:
 
     def covers(self, account: str) -> bool:
         """Whether the re-read is about `account`."""
-        return self.accounts is None or account in self.accounts
+        # Rows summed over the accounts (`*`) hold every account's values.
+        return self.accounts is None or account in self.accounts or account == ALL_ACCOUNTS
 
 
 @dataclass(frozen=True)

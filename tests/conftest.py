@@ -16,7 +16,9 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from supermetrics_emulator import EmulatorServer
+from supermetrics_emulator.catalog import DATA_SOURCES
 from tap_supermetrics.lineage import LINEAGE_FIELD
+from tests import oracle
 from tests.constants import API_KEY, ROOT
 from tests.pipeline import meltano_plugins, pipeline, postgres
 
@@ -195,20 +197,27 @@ def expected_rows(
     end: str,
     accounts: list[str] | str | dict[str, str],
 ) -> list[dict[str, Any]]:
-    """The rows the emulator serves for this query now, computed without HTTP.
+    """The rows the emulator serves for this query now, computed by tests/oracle.py.
 
-    The emulator's own planner lays out the result, under its current settings: the
-    accounts its logins hold (`accounts` takes every `ds_accounts` form: a list, a
-    comma-separated string, team lists, a filter object), revisions, renamed values
-    and dropped rows. Without an account field the metrics are summed over `accounts`.
+    The arithmetic is the oracle's, never the emulator's planner; only the live facts
+    are read from the emulator: the accounts `accounts` stands for under its logins now
+    (it takes every `ds_accounts` form: a list, a comma-separated string, team lists, a
+    filter object), their names, and the revision and upstream settings in force. Tests
+    that can name those facts call `oracle.rows` with them instead.
     """
-    plan = emulator.emulator.plan(
-        {
-            "ds_id": ds_id,
-            "fields": fields,
-            "start_date": start,
-            "end_date": end,
-            "ds_accounts": accounts,
-        }
+    state = emulator.emulator
+    source = DATA_SOURCES[ds_id]
+    logins = state.logins()
+    settings = state.settings
+    return oracle.rows(
+        ds_id,
+        fields,
+        start,
+        end,
+        logins.expand(source, accounts),
+        revision=settings.revision,
+        revision_from=settings.revision_from,
+        renames=settings.renames,
+        dropped_rows=settings.dropped_rows,
+        account_names={held.account_id: held.account_name for held in logins.accounts(source)},
     )
-    return [dict(zip(fields, row, strict=True)) for row in plan.rows(0, plan.total_rows - 1)]

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from supermetrics_emulator import EmulatorServer
-from tests.conftest import TapRun, base_config, expected_rows, run_tap, submissions
+from tests import oracle
+from tests.conftest import TapRun, base_config, run_tap, submissions
 
 A, B, C = "111-111-1111", "222-222-2222", "333-333-3333"
 FIELDS = ["Date", "profileID", "Device", "Clicks", "Cost"]
@@ -44,14 +45,10 @@ class Runs:
 
 
 def rows(
-    emulator: EmulatorServer, start: str, end: str, accounts: list[str], fields: list[str] = FIELDS
+    start: str, end: str, accounts: list[str], fields: list[str] = FIELDS
 ) -> list[dict[str, Any]]:
-    """The emulator's rows for these days and accounts, one account after another."""
-    return [
-        row
-        for account in accounts
-        for row in expected_rows(emulator, "AW", fields, start, end, [account])
-    ]
+    """The rows of these days and accounts (tests/oracle.py), one account after another."""
+    return [row for account in accounts for row in oracle.rows("AW", fields, start, end, [account])]
 
 
 def key(record: dict[str, Any]) -> tuple[Any, ...]:
@@ -67,14 +64,12 @@ def test_an_added_account_is_backfilled_alone_while_the_others_continue(
 ) -> None:
     runs = Runs(emulator, tmp_path)
     first = runs.run(config(emulator, tmp_path) | {"end_date": "2024-01-31"})
-    assert same_rows(first.records("ads"), rows(emulator, "2024-01-01", "2024-01-31", [A]))
+    assert same_rows(first.records("ads"), rows("2024-01-01", "2024-01-31", [A]))
     assert submissions(emulator) == 2  # windows of 30 days
 
     second = runs.run(config(emulator, tmp_path, ds_accounts=[A, B]) | {"end_date": "2024-02-05"})
 
-    expected = rows(emulator, "2024-01-28", "2024-02-05", [A]) + rows(
-        emulator, "2024-01-01", "2024-02-05", [B]
-    )
+    expected = rows("2024-01-28", "2024-02-05", [A]) + rows("2024-01-01", "2024-02-05", [B])
     assert same_rows(second.records("ads"), expected)
     assert submissions(emulator) == 3  # B: two windows; A: one lookback window
     assert runs.coverage() == {
@@ -85,11 +80,11 @@ def test_an_added_account_is_backfilled_alone_while_the_others_continue(
     assert runs.state["bookmarks"]["ads"]["replication_key_value"] == "2024-02-05"
 
     third = runs.run(config(emulator, tmp_path, ds_accounts=[A, B]) | {"end_date": "2024-02-06"})
-    assert same_rows(third.records("ads"), rows(emulator, "2024-02-02", "2024-02-06", [A, B]))
+    assert same_rows(third.records("ads"), rows("2024-02-02", "2024-02-06", [A, B]))
     assert submissions(emulator) == 1  # steady state: one query for all accounts
 
     fourth = runs.run(config(emulator, tmp_path, ds_accounts=[B]) | {"end_date": "2024-02-07"})
-    assert same_rows(fourth.records("ads"), rows(emulator, "2024-02-03", "2024-02-07", [B]))
+    assert same_rows(fourth.records("ads"), rows("2024-02-03", "2024-02-07", [B]))
     assert runs.coverage()[A] == [["2024-01-01", "2024-02-06"]]  # removed: kept, not read
 
 
@@ -104,7 +99,7 @@ def test_a_changed_field_list_reads_the_stream_again_and_says_why(
 
     again = runs.run(wider)
 
-    assert same_rows(again.records("ads"), rows(emulator, "2024-01-01", "2024-01-21", [A], fields))
+    assert same_rows(again.records("ads"), rows("2024-01-01", "2024-01-21", [A], fields))
     assert submissions(emulator) == 1
     reasons = [line for line in again.stderr.splitlines() if "fields changed" in line]
     assert len(reasons) == 1
@@ -120,9 +115,7 @@ def test_an_earlier_start_date_reads_only_the_new_early_days_plus_lookback(
     earlier = runs.run(config(emulator, tmp_path) | {"end_date": "2024-01-20"})
 
     # The same as-of day: the lookback tier is not due again, the last loaded day is read.
-    expected = rows(emulator, "2024-01-01", "2024-01-09", [A]) + rows(
-        emulator, "2024-01-20", "2024-01-20", [A]
-    )
+    expected = rows("2024-01-01", "2024-01-09", [A]) + rows("2024-01-20", "2024-01-20", [A])
     assert same_rows(earlier.records("ads"), expected)
     assert submissions(emulator) == 2
     assert runs.coverage() == {A: [["2024-01-01", "2024-01-20"]]}
@@ -137,7 +130,7 @@ def test_one_failing_account_does_not_block_the_others_and_is_read_once_fixed(
 
     failed = runs.run(settings, ok=False)
 
-    assert same_rows(failed.records("ads"), rows(emulator, "2024-01-01", "2024-01-10", [A, C]))
+    assert same_rows(failed.records("ads"), rows("2024-01-01", "2024-01-10", [A, C]))
     assert runs.coverage() == {A: [["2024-01-01", "2024-01-10"]], C: [["2024-01-01", "2024-01-10"]]}
     assert runs.state is not None
     assert B in runs.state["bookmarks"]["ads"]["coverage"]["failed"]
@@ -153,9 +146,7 @@ def test_one_failing_account_does_not_block_the_others_and_is_read_once_fixed(
     emulator.emulator.faults.clear()
     fixed = runs.run(settings | {"end_date": "2024-01-11"})
 
-    expected = rows(emulator, "2024-01-01", "2024-01-11", [B]) + rows(
-        emulator, "2024-01-07", "2024-01-11", [A, C]
-    )
+    expected = rows("2024-01-01", "2024-01-11", [B]) + rows("2024-01-07", "2024-01-11", [A, C])
     assert same_rows(fixed.records("ads"), expected)
     assert runs.state is not None
     assert runs.state["bookmarks"]["ads"]["coverage"]["failed"] == {}
@@ -184,14 +175,14 @@ def test_accounts_listed_upstream_are_resolved_each_run_and_a_new_one_is_backfil
         "end_date": "2024-01-10"
     }
     first = runs.run(settings)
-    assert same_rows(first.records("ads"), rows(emulator, "2024-01-01", "2024-01-10", [A, B, C]))
+    assert same_rows(first.records("ads"), rows("2024-01-01", "2024-01-10", [A, B, C]))
     assert submissions(emulator) == 1
 
     emulator.configure(extra_accounts={"AW": ["444-444-4444"]})
     second = runs.run(settings | {"end_date": "2024-01-11"})
 
-    expected = rows(emulator, "2024-01-07", "2024-01-11", [A, B, C]) + rows(
-        emulator, "2024-01-01", "2024-01-11", ["444-444-4444"]
+    expected = rows("2024-01-07", "2024-01-11", [A, B, C]) + rows(
+        "2024-01-01", "2024-01-11", ["444-444-4444"]
     )
     assert same_rows(second.records("ads"), expected)
     assert submissions(emulator) == 2
@@ -207,7 +198,7 @@ def test_a_filter_object_selects_accounts_by_name(emulator: EmulatorServer, tmp_
 
     run = runs.run(settings)
 
-    assert same_rows(run.records("ads"), rows(emulator, "2024-01-01", "2024-01-05", [A, C]))
+    assert same_rows(run.records("ads"), rows("2024-01-01", "2024-01-05", [A, C]))
     assert sorted(runs.coverage()) == [A, C]
 
 
@@ -243,6 +234,6 @@ def test_a_query_without_an_account_dimension_is_read_again_when_its_accounts_ch
         config(emulator, tmp_path, fields=fields, ds_accounts=[A, B]) | {"end_date": "2024-01-10"}
     )
 
-    expected = expected_rows(emulator, "AW", fields, "2024-01-01", "2024-01-10", [A, B])
+    expected = oracle.rows("AW", fields, "2024-01-01", "2024-01-10", [A, B])
     assert sorted(summed.records("ads"), key=str) == sorted(expected, key=str)
     assert "the query's accounts changed" in summed.stderr

@@ -16,7 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import expected_rows, submissions
+from tests import oracle
+from tests.conftest import submissions
 from tests.pipeline import Pipeline
 
 pytestmark = pytest.mark.e2e
@@ -39,14 +40,12 @@ def table(pipeline: Pipeline, fields: list[str]) -> list[tuple[Any, ...]]:
     return sorted(rows, key=repr)
 
 
-def wanted(
-    pipeline: Pipeline, spans: dict[str, tuple[str, str]], fields: list[str]
-) -> list[tuple[Any, ...]]:
-    """The emulator's rows for each account's span of days, as PostgreSQL returns them."""
+def wanted(spans: dict[str, tuple[str, str]], fields: list[str]) -> list[tuple[Any, ...]]:
+    """The rows of each account's span of days (tests/oracle.py), as PostgreSQL returns them."""
     rows = [
         tuple(_as_stored(name, row[name]) for name in fields)
         for account, (start, end) in spans.items()
-        for row in expected_rows(pipeline.emulator, "AW", fields, start, end, [account])
+        for row in oracle.rows("AW", fields, start, end, [account])
     ]
     return sorted(rows, key=repr)
 
@@ -73,54 +72,54 @@ def test_config_edits_leave_no_gap_and_cost_only_the_queries_they_need(
     counts: list[int] = []
 
     run(pipeline, queries=query())  # 2024-01-01..2024-01-20 in 7-day windows
-    assert table(pipeline, FIELDS) == wanted(pipeline, {A: ("2024-01-01", "2024-01-20")}, FIELDS)
+    assert table(pipeline, FIELDS) == wanted({A: ("2024-01-01", "2024-01-20")}, FIELDS)
     counts.append(submissions(emulator))
 
     run(pipeline, queries=query(ds_accounts=[A, B]), end_date="2024-01-22")  # account added
     spans = {A: ("2024-01-01", "2024-01-22"), B: ("2024-01-01", "2024-01-22")}
-    assert table(pipeline, FIELDS) == wanted(pipeline, spans, FIELDS)
+    assert table(pipeline, FIELDS) == wanted(spans, FIELDS)
     counts.append(submissions(emulator))
 
     run(pipeline, queries=query(ds_accounts=[A, B]), end_date="2024-01-23")  # steady
     spans = {A: ("2024-01-01", "2024-01-23"), B: ("2024-01-01", "2024-01-23")}
-    assert table(pipeline, FIELDS) == wanted(pipeline, spans, FIELDS)
+    assert table(pipeline, FIELDS) == wanted(spans, FIELDS)
     counts.append(submissions(emulator))
 
     wider = [*FIELDS, "Impressions"]
     stderr = run(pipeline, queries=query(ds_accounts=[A, B], fields=wider), end_date="2024-01-23")
-    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    assert table(pipeline, wider) == wanted(spans, wider)
     assert "the query's fields changed since the last run" in stderr
     counts.append(submissions(emulator))
 
     early = {"queries": query(ds_accounts=[A, B], fields=wider), "start_date": "2023-12-25"}
     run(pipeline, end_date="2024-01-23", **early)
     spans = {A: ("2023-12-25", "2024-01-23"), B: ("2023-12-25", "2024-01-23")}
-    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    assert table(pipeline, wider) == wanted(spans, wider)
     counts.append(submissions(emulator))
 
     emulator.add_fault(action="query_failure", account=B, times=0)
     stderr = run(pipeline, ok=False, end_date="2024-01-25", **early)
     spans = {A: ("2023-12-25", "2024-01-25"), B: ("2023-12-25", "2024-01-23")}
-    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    assert table(pipeline, wider) == wanted(spans, wider)
     assert f"account '{B}', window 2024-01-20..2024-01-25" in stderr
     counts.append(submissions(emulator))
 
     emulator.emulator.faults.clear()
     run(pipeline, end_date="2024-01-25", **early)  # fixed: B catches up
     spans = {A: ("2023-12-25", "2024-01-25"), B: ("2023-12-25", "2024-01-25")}
-    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    assert table(pipeline, wider) == wanted(spans, wider)
     counts.append(submissions(emulator))
 
     listed = {**early, "queries": query(ds_accounts="list.all_accounts", fields=wider)}
     run(pipeline, end_date="2024-01-25", **listed)  # C comes with the team list
     spans[C] = ("2023-12-25", "2024-01-25")
-    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    assert table(pipeline, wider) == wanted(spans, wider)
     counts.append(submissions(emulator))
 
     emulator.configure(extra_accounts={"AW": [D]})  # D appears upstream
     run(pipeline, end_date="2024-01-25", **listed)
     spans[D] = ("2023-12-25", "2024-01-25")
-    assert table(pipeline, wider) == wanted(pipeline, spans, wider)
+    assert table(pipeline, wider) == wanted(spans, wider)
     counts.append(submissions(emulator))
 
     # 3 windows; B's 4 + A's lookback; 1 for both; 4 again (fields); early days + lookback;

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 import yaml
 
-from supermetrics_emulator import EmulatorServer
-from tests.conftest import ROOT, expected_rows
+from tests import oracle
+from tests.conftest import ROOT
 from tests.meltano_project import comparable
 from tests.pipeline import FIELDS, MELTANO, Pipeline
 
@@ -61,6 +61,18 @@ def run_job(pipeline: Pipeline, **settings: Any) -> subprocess.CompletedProcess[
     return pipeline.run("supermetrics-to-postgres", **settings)
 
 
+def tail(streams: list[dict[str, Any]], *spans: tuple[str, str]) -> list[dict[str, Any]]:
+    """A `reread` of the last days: a run on the same as-of day re-reads them no other way.
+
+    Each run names them in other spans, since a requested re-read is read once.
+    """
+    return [
+        {"stream": stream["name"], "start_date": first, "end_date": last}
+        for stream in streams
+        for first, last in spans
+    ]
+
+
 def select(pipeline: Pipeline, table: str, fields: list[str]) -> list[tuple[Any, ...]]:
     """The table's (or view's) `fields`, made `comparable` as `emulator_rows` returns them."""
     columns = ", ".join(f'"{name}"' for name in fields)
@@ -72,10 +84,13 @@ def select(pipeline: Pipeline, table: str, fields: list[str]) -> list[tuple[Any,
 
 
 def emulator_rows(
-    emulator: EmulatorServer, fields: list[str], accounts: list[str], days: list[str]
+    fields: list[str], accounts: list[str], days: list[str], **knobs: Any
 ) -> list[tuple[Any, ...]]:
-    """What the emulator reports now for these (consecutive) days, normalised."""
-    rows = expected_rows(emulator, "AW", fields, days[0], days[-1], accounts)
+    """What the emulator reports for these (consecutive) days under `knobs`, normalised.
+
+    The rows come from tests/oracle.py; `knobs` are the emulator settings in force.
+    """
+    rows = oracle.rows("AW", fields, days[0], days[-1], accounts, **knobs)
     return sorted(tuple(comparable(row[name]) for name in fields) for row in rows)
 
 
@@ -128,8 +143,8 @@ def test_current_views_follow_renames_and_vanished_rows(
     assert first.returncode == 0, first.stderr[-3000:]
     all_days = days("2024-01-01", "2024-01-20")
     before = {
-        "ads": emulator_rows(emulator, FIELDS, [ONE], all_days),
-        "ads_by_account": emulator_rows(emulator, ACCOUNT_FIELDS, [ONE, TWO], all_days),
+        "ads": emulator_rows(FIELDS, [ONE], all_days),
+        "ads_by_account": emulator_rows(ACCOUNT_FIELDS, [ONE, TWO], all_days),
     }
     assert select(pipeline, "ads", FIELDS) == before["ads"]
     assert select(pipeline, "ads_current", FIELDS) == before["ads"]
@@ -144,14 +159,18 @@ def test_current_views_follow_renames_and_vanished_rows(
         )
     first_run = schedule_ids(pipeline)
 
-    emulator.configure(renames=[RENAMED], dropped_rows=[{"ds_id": "AW", "match": GONE}])
+    upstream = {"renames": [RENAMED], "dropped_rows": [{"ds_id": "AW", "match": GONE}]}
+    emulator.configure(**upstream)
     # The second run also adds an account: it reads that one from start_date, the others
-    # only for the lookback days, so only a partition by account keeps the others' rows.
-    second = run_job(pipeline, queries=queries([ONE, TWO, THREE]))
+    # only for the re-read days, so only a partition by account keeps the others' rows.
+    second_queries = queries([ONE, TWO, THREE])
+    second = run_job(
+        pipeline, queries=second_queries, reread=tail(second_queries, ("2024-01-17", "2024-01-20"))
+    )
 
     assert second.returncode == 0, second.stderr[-3000:]
     read = read_by_second_run(pipeline, first_run)
-    assert read["ads"] == {(day,) for day in days("2024-01-17", "2024-01-20")}  # lookback 3
+    assert read["ads"] == {(day,) for day in days("2024-01-17", "2024-01-20")}  # re-read
     assert {day for day, account in read["ads_by_account"] if account == THREE} == set(all_days)
 
     # Raw: both versions of the re-read days, and the vanished row.
@@ -162,17 +181,19 @@ def test_current_views_follow_renames_and_vanished_rows(
     # Current: the emulator's rows now for the days the second run read, the first run's
     # rows for the others; per-day sums equal the emulator's for every day.
     expected = [
-        row for row in emulator_rows(emulator, FIELDS, [ONE], all_days) if (row[0],) in read["ads"]
+        row
+        for row in emulator_rows(FIELDS, [ONE], all_days, **upstream)
+        if (row[0],) in read["ads"]
     ] + [row for row in before["ads"] if (row[0],) not in read["ads"]]
     current = select(pipeline, "ads_current", FIELDS)
     assert current == sorted(expected)
     assert (GONE["Date"], GONE["CampaignName"], GONE["Device"]) not in {row[:3] for row in current}
     assert sums_per_day(current, FIELDS) == sums_per_day(
-        emulator_rows(emulator, FIELDS, [ONE], all_days), FIELDS
+        emulator_rows(FIELDS, [ONE], all_days, **upstream), FIELDS
     )
     assert sums_per_day(raw, FIELDS) != sums_per_day(current, FIELDS)  # raw counts twice
 
-    now = emulator_rows(emulator, ACCOUNT_FIELDS, [ONE, TWO, THREE], all_days)
+    now = emulator_rows(ACCOUNT_FIELDS, [ONE, TWO, THREE], all_days, **upstream)
     by_account = select(pipeline, "ads_by_account_current", ACCOUNT_FIELDS)
     expected = [row for row in now if row[:2] in read["ads_by_account"]] + [
         row for row in before["ads_by_account"] if row[:2] not in read["ads_by_account"]
@@ -181,7 +202,7 @@ def test_current_views_follow_renames_and_vanished_rows(
     assert sums_per_day(by_account, ACCOUNT_FIELDS) == sums_per_day(now, ACCOUNT_FIELDS)
 
     # Full table (no date field): the current view is the latest query's rows.
-    campaigns = expected_rows(emulator, "AW", TABLE_FIELDS, "2024-01-01", "2024-01-20", [ONE])
+    campaigns = oracle.rows("AW", TABLE_FIELDS, "2024-01-01", "2024-01-20", [ONE], **upstream)
     expected_campaigns = sorted(
         tuple(comparable(r[name]) for name in TABLE_FIELDS) for r in campaigns
     )
@@ -255,29 +276,32 @@ def test_current_view_shows_no_rows_where_the_latest_query_answered_none(
 
     assert first.returncode == 0, first.stderr[-3000:]
     all_days = days("2024-01-01", "2024-01-20")
-    before = emulator_rows(emulator, PER_ACCOUNT, [ONE, TWO], all_days)
+    before = emulator_rows(PER_ACCOUNT, [ONE, TWO], all_days)
     assert select(pipeline, "by_account_current", PER_ACCOUNT) == before
 
-    # Every row of one account vanishes upstream for two of the days the lookback re-reads.
-    emulator.configure(
-        dropped_rows=[{"ds_id": "AW", "match": {"Date": d, ACCOUNT: a}} for d, a in VANISHED]
-    )
-    second = run_job(pipeline, queries=query)
+    # Every row of one account vanishes upstream for two of the days the next run re-reads.
+    vanished = {
+        "dropped_rows": [{"ds_id": "AW", "match": {"Date": d, ACCOUNT: a}} for d, a in VANISHED]
+    }
+    emulator.configure(**vanished)
+    second = run_job(pipeline, queries=query, reread=tail(query, ("2024-01-17", "2024-01-20")))
 
     assert second.returncode == 0, second.stderr[-3000:]
-    (reread,) = [run for run in query_runs(pipeline, "by_account") if "lookback" in run["reason"]]
+    (reread,) = [
+        run for run in query_runs(pipeline, "by_account") if "requested re-read" in run["reason"]
+    ]
     assert (reread["start_date"], reread["end_date"]) == ("2024-01-17", "2024-01-20")
     assert (reread["status"], reread["accounts"]) == ("SUCCESS", [ONE, TWO])
     stale = [row for row in before if row[:2] in VANISHED]
     assert stale
     assert set(stale) <= set(select(pipeline, "by_account", PER_ACCOUNT))  # raw keeps them
     current = select(pipeline, "by_account_current", PER_ACCOUNT)
-    assert current == emulator_rows(emulator, PER_ACCOUNT, [ONE, TWO], all_days)
+    assert current == emulator_rows(PER_ACCOUNT, [ONE, TWO], all_days, **vanished)
     assert current == [row for row in before if row[:2] not in VANISHED]
     assert stamps(pipeline, "by_account", ("2024-01-17", ONE)) == {reread["extracted_at"]}
 
     current_keeps_rows_a_newer_load_replaced(pipeline, current)
-    current_kept_when_a_query_failed(pipeline, query, current)
+    current_kept_when_a_query_failed(pipeline, query, current, vanished)
 
 
 def current_keeps_rows_a_newer_load_replaced(
@@ -299,13 +323,21 @@ def current_keeps_rows_a_newer_load_replaced(
 
 
 def current_kept_when_a_query_failed(
-    pipeline: Pipeline, query: list[dict[str, Any]], current: list[tuple[Any, ...]]
+    pipeline: Pipeline,
+    query: list[dict[str, Any]],
+    current: list[tuple[Any, ...]],
+    upstream: dict[str, Any],
 ) -> None:
-    """Run 3, after the test above: a query that failed for an account changes none of its days."""
+    """Run 3, after the test above: a query that failed for an account changes none of its days.
+
+    `upstream` holds the emulator's upstream settings the test above left in force.
+    """
     emulator = pipeline.emulator
     emulator.configure(renames=[RENAMED])
+    upstream = {**upstream, "renames": [RENAMED]}
     emulator.add_fault(action="query_failure", account=TWO, times=0)
-    third = run_job(pipeline, queries=query)
+    spans = ("2024-01-17", "2024-01-18"), ("2024-01-19", "2024-01-20")
+    third = run_job(pipeline, queries=query, reread=tail(query, *spans))
 
     assert third.returncode != 0
     assert f"account '{TWO}'" in third.stderr
@@ -315,7 +347,7 @@ def current_kept_when_a_query_failed(
     reread = days("2024-01-17", "2024-01-20")
     # ONE: its re-read days under the new name; TWO: its rows as the run before left them,
     # none on the vanished days, although the failed queries read those days again.
-    renamed = emulator_rows(emulator, PER_ACCOUNT, [ONE], reread)
+    renamed = emulator_rows(PER_ACCOUNT, [ONE], reread, **upstream)
     assert any(RENAMED["to"] in row for row in renamed)
     expected = [row for row in current if not (row[1] == ONE and row[0] in reread)] + renamed
     assert select(pipeline, "by_account_current", PER_ACCOUNT) == sorted(expected)

@@ -16,7 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import expected_rows, submissions
+from tests import oracle
+from tests.conftest import submissions
 from tests.constants import ROOT
 from tests.pipeline import MELTANO, STATE_ID, Pipeline
 
@@ -50,12 +51,13 @@ def table(pipeline: Pipeline, name: str, fields: list[str]) -> list[tuple[Any, .
 
 
 def wanted(
-    pipeline: Pipeline, ds_id: str, fields: list[str], start: str, end: str, accounts: list[str]
+    ds_id: str, fields: list[str], start: str, end: str, accounts: list[str]
 ) -> list[tuple[Any, ...]]:
+    """The rows of these days and accounts (tests/oracle.py), as PostgreSQL returns them."""
     rows = [
         tuple(_as_stored(name, row[name]) for name in fields)
         for account in accounts
-        for row in expected_rows(pipeline.emulator, ds_id, fields, start, end, [account])
+        for row in oracle.rows(ds_id, fields, start, end, [account])
     ]
     return sorted(rows, key=repr)
 
@@ -86,7 +88,7 @@ def test_an_account_list_that_empties_and_comes_back(pipeline: Pipeline) -> None
     first = pipeline.run(queries=queries, end_date="2024-01-10", window_days=30)
     assert first.returncode == 0, first.stderr[-3000:]
     loaded = bookmarks(pipeline)["ads"]["coverage"]
-    first_rows = wanted(pipeline, "AW", FIELDS, "2024-01-01", "2024-01-10", [A, B, C])
+    first_rows = wanted("AW", FIELDS, "2024-01-01", "2024-01-10", [A, B, C])
     assert table(pipeline, "ads", FIELDS) == first_rows
 
     pipeline.emulator.configure(removed_accounts={"AW": [A, B, C]})
@@ -106,7 +108,7 @@ def test_an_account_list_that_empties_and_comes_back(pipeline: Pipeline) -> None
     assert back.returncode == 0, back.stderr[-3000:]
     assert submissions(pipeline.emulator) == 1  # days 7..14 for all three, in one window
     assert table(pipeline, "ads", FIELDS) == wanted(
-        pipeline, "AW", FIELDS, "2024-01-01", "2024-01-14", [A, B, C]
+        "AW", FIELDS, "2024-01-01", "2024-01-14", [A, B, C]
     )
 
 
@@ -121,7 +123,7 @@ def test_a_refused_account_list_leaves_the_other_stream_loaded(pipeline: Pipelin
     assert "Traceback" not in run.stderr
     assert "stream 'ads', data source 'AW', account list" in run.stderr
     assert table(pipeline, "ga", GA_FIELDS) == wanted(
-        pipeline, "GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"]
+        "GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"]
     )
     assert bookmarks(pipeline)["ga"]["coverage"]["accounts"] == {
         "*": [["2024-01-01", "2024-01-10"]]
@@ -136,7 +138,7 @@ def test_expiry_then_a_failing_account_loads_the_others_exactly(pipeline: Pipeli
 
     assert run.returncode != 0
     loaded = [row for row in table(pipeline, "ads", FIELDS) if row[1] != B]
-    assert loaded == wanted(pipeline, "AW", FIELDS, "2024-01-01", "2024-01-10", [A, C])
+    assert loaded == wanted("AW", FIELDS, "2024-01-01", "2024-01-10", [A, C])
     coverage = bookmarks(pipeline)["ads"]["coverage"]
     assert coverage["accounts"] == spans([A, C], "2024-01-01", "2024-01-10")
     assert B in coverage["failed"]
@@ -146,5 +148,5 @@ def test_expiry_then_a_failing_account_loads_the_others_exactly(pipeline: Pipeli
 
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert table(pipeline, "ads", FIELDS) == wanted(
-        pipeline, "AW", FIELDS, "2024-01-01", "2024-01-10", [A, B, C]
+        "AW", FIELDS, "2024-01-01", "2024-01-10", [A, B, C]
     )

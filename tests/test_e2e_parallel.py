@@ -1,4 +1,4 @@
-"""One estate split across Meltano jobs that run side by side (README "Running at scale").
+"""One estate split across Meltano jobs that run side by side (docs/running-at-scale.md).
 
 meltano.yml declares `tap-supermetrics--agency-a` and `tap-supermetrics--agency-b`: they
 inherit every setting of tap-supermetrics and bring their own queries, and the jobs
@@ -6,9 +6,9 @@ inherit every setting of tap-supermetrics and bring their own queries, and the j
 both jobs run at the same time (two `meltano run` processes started together) against
 the emulator into one PostgreSQL schema, each with its own Meltano state.
 
-As README says for a new warehouse, one part runs alone first: target-postgres creates a
-missing schema or table without IF NOT EXISTS, so two first runs could both try to create
-the schema (and the shared `query_runs` table) and one would fail.
+As docs/running-at-scale.md says for a new warehouse, one part runs alone first:
+target-postgres creates a missing schema or table without IF NOT EXISTS, so two first runs
+could both try to create the schema (and the shared `query_runs` table) and one would fail.
 """
 
 from __future__ import annotations

@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 
-from supermetrics_emulator import EmulatorServer
-from tests.conftest import expected_rows
+from tests import oracle
 from tests.pipeline import FIELDS, Pipeline
 
 pytestmark = pytest.mark.e2e
 
 
-def warehouse_rows(emulator: EmulatorServer, start: str, end: str) -> list[tuple[Any, ...]]:
-    """The emulator's rows as PostgreSQL returns them (date, numeric → Decimal)."""
+def warehouse_rows(start: str, end: str, **knobs: Any) -> list[tuple[Any, ...]]:
+    """The rows (tests/oracle.py, under the emulator's `knobs`) as PostgreSQL returns them."""
     rows = [
         (
             dt.date.fromisoformat(row["Date"]),
@@ -33,7 +32,7 @@ def warehouse_rows(emulator: EmulatorServer, start: str, end: str) -> list[tuple
             Decimal(str(row["Cost"])),
             None if row["Conversions"] is None else Decimal(str(row["Conversions"])),
         )
-        for row in expected_rows(emulator, "AW", FIELDS, start, end, ["111-111-1111"])
+        for row in oracle.rows("AW", FIELDS, start, end, ["111-111-1111"], **knobs)
     ]
     return sorted(rows, key=lambda row: row[:3])
 
@@ -42,7 +41,7 @@ def test_first_run_loads_exactly_the_emulator_rows(pipeline: Pipeline) -> None:
     result = pipeline.run()
 
     assert result.returncode == 0, result.stderr[-3000:]
-    assert pipeline.rows() == warehouse_rows(pipeline.emulator, "2024-01-01", "2024-01-20")
+    assert pipeline.rows() == warehouse_rows("2024-01-01", "2024-01-20")
     assert pipeline.bookmark() == "2024-01-20"
     runs = pipeline.rows("query_runs")
     assert len(runs) == 3  # three 7-day windows
@@ -51,13 +50,14 @@ def test_first_run_loads_exactly_the_emulator_rows(pipeline: Pipeline) -> None:
 def test_lookback_run_rereads_corrections_without_duplicates(pipeline: Pipeline) -> None:
     assert pipeline.run().returncode == 0
     before = {row[:3]: row for row in pipeline.rows()}
-    pipeline.emulator.configure(revision=1, revision_from="2024-01-18")
+    correction = {"revision": 1, "revision_from": "2024-01-18"}
+    pipeline.emulator.configure(**correction)
 
     second = pipeline.run(end_date="2024-01-25")
 
     assert second.returncode == 0, second.stderr[-3000:]
     after = pipeline.rows()
-    assert after == warehouse_rows(pipeline.emulator, "2024-01-01", "2024-01-25")
+    assert after == warehouse_rows("2024-01-01", "2024-01-25", **correction)
     assert len({row[:3] for row in after}) == len(after)
     corrected = [key for key, row in before.items() if {r[:3]: r for r in after}[key] != row]
     assert corrected
@@ -82,12 +82,12 @@ def test_run_killed_in_a_late_window_resumes_without_loss_or_doubles(pipeline: P
     assert killed.returncode != 0
     assert "DS_BROKEN" in killed.stderr
     assert pipeline.bookmark() == "2024-01-14"  # windows 1 and 2 landed, window 3 did not
-    assert pipeline.rows() == warehouse_rows(pipeline.emulator, "2024-01-01", "2024-01-14")
+    assert pipeline.rows() == warehouse_rows("2024-01-01", "2024-01-14")
 
     resumed = pipeline.run()
 
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert pipeline.rows() == warehouse_rows(pipeline.emulator, "2024-01-01", "2024-01-20")
+    assert pipeline.rows() == warehouse_rows("2024-01-01", "2024-01-20")
     assert pipeline.bookmark() == "2024-01-20"
     resumed_starts = sorted(
         q["start_date"] for q in pipeline.emulator.stats()["queries"] if q["status"] == "SUCCESS"

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from supermetrics_emulator import EmulatorServer
-from tests.conftest import TapRun, base_config, expected_rows, run_tap, submissions
+from tests import oracle
+from tests.conftest import TapRun, base_config, run_tap, submissions
 
 A, B, C = "111-111-1111", "222-222-2222", "333-333-3333"
 ACCOUNT = "profileID"
@@ -41,13 +42,10 @@ def settings(
 
 
 def rows(
-    emulator: EmulatorServer, start: str, end: str, accounts: list[str], fields: list[str] = FIELDS
+    start: str, end: str, accounts: list[str], fields: list[str] = FIELDS
 ) -> list[dict[str, Any]]:
-    return [
-        row
-        for account in accounts
-        for row in expected_rows(emulator, "AW", fields, start, end, [account])
-    ]
+    """The rows of these days and accounts (tests/oracle.py), one account after another."""
+    return [row for account in accounts for row in oracle.rows("AW", fields, start, end, [account])]
 
 
 def key(record: dict[str, Any]) -> tuple[Any, ...]:
@@ -87,7 +85,7 @@ def test_days_after_yesterday_are_read_but_never_recorded_as_loaded(
     first = run_tap(tmp_path, config)
 
     assert first.returncode == 0, first.stderr[-2000:]
-    assert same_rows(first.records("ads"), rows(emulator, str(start), str(tomorrow), [A]))
+    assert same_rows(first.records("ads"), rows(str(start), str(tomorrow), [A]))
     assert coverage(first)["accounts"] == {A: [[str(start), str(yesterday)]]}
     assert [(q["start_date"], q["end_date"]) for q in submitted(emulator)] == [
         (str(start), str(tomorrow))  # days that have not happened anywhere are not asked for
@@ -104,7 +102,7 @@ def test_days_after_yesterday_are_read_but_never_recorded_as_loaded(
     second = run_tap(tmp_path, config, state=first.states()[-1])
 
     assert second.returncode == 0, second.stderr[-2000:]
-    assert same_rows(second.records("ads"), rows(emulator, str(yesterday), str(tomorrow), [A]))
+    assert same_rows(second.records("ads"), rows(str(yesterday), str(tomorrow), [A]))
     assert coverage(second)["accounts"] == {A: [[str(start), str(yesterday)]]}
 
 
@@ -142,7 +140,7 @@ def test_an_empty_account_list_reads_nothing_keeps_coverage_and_resumes_where_it
     back = run_tap(tmp_path, config | {"end_date": "2024-01-12"}, state=empty.states()[-1])
 
     assert back.returncode == 0, back.stderr[-2000:]
-    assert same_rows(back.records("ads"), rows(emulator, "2024-01-07", "2024-01-12", [A, B, C]))
+    assert same_rows(back.records("ads"), rows("2024-01-07", "2024-01-12", [A, B, C]))
     assert submissions(emulator) == 1  # one query for the three accounts, from the lookback
 
 
@@ -165,7 +163,7 @@ def test_a_refused_account_list_stops_only_its_stream(
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert run.records("ads") == []
-    ga = expected_rows(emulator, "GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"])
+    ga = oracle.rows("GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"])
     assert run.records("ga") == ga
     assert coverage(run, "ga")["accounts"] == {"*": [["2024-01-01", "2024-01-10"]]}  # summed
     summary = lines(run, "|   stream 'ads'")
@@ -231,7 +229,7 @@ def test_rows_stay_exactly_once_across_expiry_resubmission_and_account_splitting
     records = run.records("ads")
     counts = Counter(map(key, records))
     assert [k for k, n in counts.items() if n > 1] == []
-    expected = rows(emulator, "2024-01-01", "2024-01-10", [A, C])
+    expected = rows("2024-01-01", "2024-01-10", [A, C])
     assert same_rows([r for r in records if r[ACCOUNT] != B], expected)
     assert coverage(run)["accounts"] == spans([A, C], "2024-01-01", "2024-01-10")
     assert B in coverage(run)["failed"]
@@ -251,7 +249,7 @@ def test_a_window_submitted_ahead_and_dropped_shows_in_query_runs_with_its_reaso
     run = run_tap(tmp_path, config)
 
     assert run.returncode == 1
-    assert same_rows(run.records("ads"), rows(emulator, "2024-01-01", "2024-01-10", [A]))
+    assert same_rows(run.records("ads"), rows("2024-01-01", "2024-01-10", [A]))
     runs = run.records("query_runs")
     dropped = [r for r in runs if (r["error"] or "").startswith("not read:")]
     assert len(dropped) == 1
@@ -271,7 +269,7 @@ def test_process_exited_is_submitted_again(emulator: EmulatorServer, tmp_path: P
     run = run_tap(tmp_path, config)
 
     assert run.returncode == 0, run.stderr[-2000:]
-    assert same_rows(run.records("ads"), rows(emulator, "2024-01-01", "2024-01-10", [A, B, C]))
+    assert same_rows(run.records("ads"), rows("2024-01-01", "2024-01-10", [A, B, C]))
     assert submissions(emulator) == 2
     assert lines(run, "status PROCESS_EXITED")
 
@@ -335,7 +333,7 @@ def test_a_deselected_metric_is_not_asked_for_and_keeps_coverage(
     fields = [q["fields"] for q in submitted(emulator)]
     assert fields == [[f for f in FIELDS if f != "Conversions"]]
     narrow = [f for f in FIELDS if f != "Conversions"]
-    expected = rows(emulator, "2024-01-07", "2024-01-11", [A, B, C], narrow)
+    expected = rows("2024-01-07", "2024-01-11", [A, B, C], narrow)
     assert same_rows(second.records("ads"), expected)  # lookback only: coverage kept
     assert not lines(second, "changed since the last run")
 
@@ -344,4 +342,4 @@ def test_a_deselected_metric_is_not_asked_for_and_keeps_coverage(
 
     assert third.returncode == 0
     assert lines(third, "changed since the last run")  # a metric came back: read it all
-    assert same_rows(third.records("ads"), rows(emulator, "2024-01-01", "2024-01-11", [A, B, C]))
+    assert same_rows(third.records("ads"), rows("2024-01-01", "2024-01-11", [A, B, C]))

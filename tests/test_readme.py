@@ -1,6 +1,8 @@
-"""README.md's code, read from README.md itself and run as written (issue #13).
+"""The code of README.md and of every page in docs/, read from the pages and run as written.
 
-The rules README code follows (README "Development and tests" states them in short):
+Issue #13 for the README; issue #20 added the docs pages, which follow the same rules and
+run in the same session, after the README. The rules every page's code follows
+(docs/development.md states them in short):
 
 * Every fenced block has an info string: ``bash`` (commands), ``json`` or ``yaml`` (must
   parse) or ``text`` (shown as is, e.g. output; not checked). Any other fails this test.
@@ -19,9 +21,12 @@ Checked without running anything slow: the info strings, that JSON and YAML bloc
 that every command's program exists and ``bash -n`` accepts it, and that every ``meltano``
 command gets through Meltano's own command-line parser (so a Meltano 3 spelling such as
 ``meltano config PLUGIN set`` fails) and names plugins, settings, jobs, schedules and
-state ids that meltano.yml declares.
+state ids that meltano.yml declares. The README's first screen holds exactly the two
+set-up commands (SET_UP_COMMANDS), the README stays within README_MAX_LINES and links every
+docs page, and every relative link points to a file (and a heading) that exists.
 
-Run (``e2e``): every command that is not an example, in README order, in one throw-away
+Run (``e2e``): every command that is not an example, page by page (``pages()``: the README, then
+the docs pages by name, DOCS_LAST at the end), in page order, in one throw-away
 copy of the project with ``.venv`` and ``.venv-meltano`` linked in (as after the README's
 set-up command), from the copy's root, through ``bash -c``; each must exit 0. Environment
 and substitutions:
@@ -30,18 +35,24 @@ and substitutions:
   ``.venv-meltano/bin`` and ``.venv/bin``. ``export NAME=...`` lines carry over to the
   commands after them.
 * The reader's values: ``SUPERMETRICS_API_KEY`` (the emulator's key) and ``PGUSER``,
-  ``PGPASSWORD`` (a throw-away PostgreSQL's). Meltano finds the emulator through
-  ``TAP_SUPERMETRICS_BASE_URL`` and PostgreSQL through ``TARGET_POSTGRES_HOST`` and
-  ``_PORT``. So that Meltano commands in sections before "Usage with Meltano" find the
-  set-up that section describes, the values its ``meltano config set`` lines store are in
-  the environment as well (``TAP_SUPERMETRICS_API_KEY``, ``TARGET_POSTGRES_USER`` and
-  ``_PASSWORD``), and ``meltano run`` installs missing plugins itself. ``TMPDIR`` is the
-  test's temp directory. Inherited ``MELTANO_*``, ``TAP_SUPERMETRICS_*``, ``TARGET_*`` and
-  ``PG*`` variables are dropped.
+  ``PGPASSWORD``, ``PGHOST``, ``PGPORT`` (a throw-away PostgreSQL's, which ``psql`` uses).
+  Meltano finds the emulator through ``TAP_SUPERMETRICS_BASE_URL`` and PostgreSQL through
+  ``TARGET_POSTGRES_HOST`` and ``_PORT``. So that Meltano commands before the README's
+  "Usage with Meltano" find the set-up that section describes, the values its
+  ``meltano config set`` lines store are in the environment as well
+  (``TAP_SUPERMETRICS_API_KEY``, ``TARGET_POSTGRES_USER`` and ``_PASSWORD``), and
+  ``meltano run`` installs missing plugins itself. ``TMPDIR`` is the test's temp
+  directory. Inherited ``MELTANO_*``, ``TAP_SUPERMETRICS_*``, ``TARGET_*`` and ``PG*``
+  variables are dropped.
 * A server command (SERVERS) runs in the background until its block ends. Its ``--port N``
-  becomes a free port, in its own line and as ``:N`` in the block's later lines and notes.
+  becomes a free port, in its own line and as ``:N`` in the block's later lines and notes
+  (blocks are told apart per page).
 * STAND_INS: the commands a test cannot run, why, and what runs in their place.
+* ONCE: the commands that run only the first time they appear, why a second run would
+  prove nothing more, and so are skipped when they appear again as written.
 * CHECKS: what some commands must print, besides exiting 0.
+
+With ``-s`` the run prints each command's seconds, and the costliest ones at the end.
 """
 
 from __future__ import annotations
@@ -69,6 +80,16 @@ from tests.conftest import API_KEY, ROOT
 from tests.postgres import TemporaryPostgres
 
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+#: Docs pages run after all others, in this order: their commands rename or drop a table
+#: and clear the saved state, which the other pages' commands rely on.
+DOCS_LAST = ("account-ids.md",)
+#: The README is the front door: deep topics go to docs/ (one line and a link here).
+README_MAX_LINES = 250
+#: The README's first screen: its first bash block, within these lines, holds exactly
+#: the two set-up commands.
+FIRST_SCREEN_LINES = 25
+SET_UP_COMMANDS = ("scripts/demo", "scripts/test")
 MELTANO_PYTHON = ROOT / ".venv-meltano" / "bin" / "python"
 INFO_STRINGS = ("bash", "json", "yaml", "text")
 PROGRAMS = ("meltano", "tap-supermetrics", "supermetrics-emulator", "pip", "curl")
@@ -78,7 +99,8 @@ PLACEHOLDER = re.compile(r"…|<[^<>]+>")
 ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)")
 SPAN = re.compile(r"(`+)(.+?)\1")
-RULES = "README code rules: see the docstring of tests/test_readme.py"
+RULES = "Rules for code in README.md and docs/: see the docstring of tests/test_readme.py"
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^()\s]+)\)")
 
 # Not copied into the throw-away project: version control, virtualenvs (linked instead),
 # what Meltano and the demo write, and a developer's own .env.
@@ -94,7 +116,8 @@ DROPPED_ENV = (
 # Plugins a name may refer to besides meltano.yml's: Meltano's own settings.
 MELTANO_ITSELF = "meltano"
 
-# Commands the README must keep showing, so that this test keeps running them.
+# Commands the README and the docs pages must keep showing, so that this test keeps
+# running them.
 REQUIRED = (
     r"^scripts/demo\b",
     r"^pip install -e \.",
@@ -150,10 +173,11 @@ class Block:
     line: int  # of the opening fence
     section: str
     closed: bool
+    page: str = "README.md"  # relative to the repository root
 
     @property
     def where(self) -> str:
-        return f"README.md:{self.line} ({self.section})"
+        return f"{self.page}:{self.line} ({self.section})"
 
 
 @dataclass
@@ -161,8 +185,9 @@ class Command:
     text: str  # as written; continuation lines joined by a space
     line: int
     section: str
-    block: int | None  # index of its fenced block; None for inline code
+    block: int | None  # index of its fenced block in its page; None for inline code
     example: bool
+    page: str = "README.md"  # relative to the repository root
     notes: list[str] = field(default_factory=list)  # the '#' lines right after it
 
     @property
@@ -191,7 +216,7 @@ class Command:
         return Path(self.words[0]).name
 
     def __str__(self) -> str:
-        return f"README.md:{self.line} ({self.section}): {self.text}"
+        return f"{self.page}:{self.line} ({self.section}): {self.text}"
 
 
 @dataclass(frozen=True)
@@ -217,6 +242,30 @@ STAND_INS = (
         r"^\.venv/bin/pytest\b",
         "it runs tests, this one among them: collecting them checks the paths and markers",
         lambda command: shlex.join([*command.argv, "--collect-only", "-q"]),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Once:
+    pattern: str
+    reason: str
+
+
+ONCE = (
+    Once(
+        r"^scripts/demo$",
+        "it starts from a clean output/ with its own emulator and Meltano system database, "
+        "so a second run repeats the first",
+    ),
+    Once(
+        r"^\.venv/bin/pytest\b",
+        "its stand-in collects the same tests from the same files again",
+    ),
+    Once(
+        r"^meltano run postgres-current-relations$",
+        "it rebuilds the views that the job's dbt-postgres:current step rebuilds at every run "
+        "as well: a second run proves nothing the first did not",
     ),
 )
 
@@ -276,8 +325,10 @@ def is_inline_command(code: str) -> bool:
     return len(words) > 1 or not first.startswith(".")
 
 
-def inline_commands(paragraph: list[tuple[int, str]], section: str) -> list[Command]:
-    text, starts = "", []  # the paragraph as one line; where each README line starts in it
+def inline_commands(
+    paragraph: list[tuple[int, str]], section: str, page: str = "README.md"
+) -> list[Command]:
+    text, starts = "", []  # the paragraph as one line; where each page line starts in it
     for number, line in paragraph:
         starts.append((len(text), number))
         text += line + " "
@@ -286,9 +337,8 @@ def inline_commands(paragraph: list[tuple[int, str]], section: str) -> list[Comm
         code = match.group(2).strip()
         if is_inline_command(code):
             number = max(number for start, number in starts if start <= match.start())
-            found.append(
-                Command(code, number, section, None, example=bool(PLACEHOLDER.search(code)))
-            )
+            example = bool(PLACEHOLDER.search(code))
+            found.append(Command(code, number, section, None, example, page))
     return found
 
 
@@ -314,12 +364,12 @@ def block_commands(block: Block, index: int) -> list[Command]:
             continue
         text = " ".join([*pending, stripped])
         pending = []
-        last = Command(text, start, block.section, index, bool(EXAMPLE.search(text)))
+        last = Command(text, start, block.section, index, bool(EXAMPLE.search(text)), block.page)
         commands.append(last)
     return commands
 
 
-def parse_readme(text: str) -> tuple[list[Block], list[Command]]:
+def parse_readme(text: str, page: str = "README.md") -> tuple[list[Block], list[Command]]:
     """The fenced blocks, and every command (in blocks and inline), in document order."""
     blocks: list[Block] = []
     commands: list[Command] = []
@@ -331,7 +381,7 @@ def parse_readme(text: str) -> tuple[list[Block], list[Command]]:
         line = lines[index]
         fence = FENCE.match(line)
         if fence:
-            commands += inline_commands(paragraph, section)
+            commands += inline_commands(paragraph, section, page)
             paragraph = []
             marker, info = fence.groups()
             end = index + 1
@@ -339,28 +389,53 @@ def parse_readme(text: str) -> tuple[list[Block], list[Command]]:
                 rf" {{0,3}}{re.escape(marker[0])}{{{len(marker)},}}\s*", lines[end]
             ):
                 end += 1
-            block = Block(info, lines[index + 1 : end], index + 1, section, end < len(lines))
+            block = Block(info, lines[index + 1 : end], index + 1, section, end < len(lines), page)
             blocks.append(block)
             if info == "bash":
                 commands += block_commands(block, len(blocks) - 1)
             index = end + 1
             continue
         if line.startswith("#"):
-            commands += inline_commands(paragraph, section)
+            commands += inline_commands(paragraph, section, page)
             paragraph = []
             section = line.lstrip("#").strip()
         elif line.strip():
             paragraph.append((index + 1, line))
         else:
-            commands += inline_commands(paragraph, section)
+            commands += inline_commands(paragraph, section, page)
             paragraph = []
         index += 1
-    commands += inline_commands(paragraph, section)
+    commands += inline_commands(paragraph, section, page)
     return blocks, commands
 
 
+def pages() -> list[Path]:
+    """README.md, then every page of docs/: by name, the DOCS_LAST pages at the end."""
+
+    def order(path: Path) -> tuple[int, str]:
+        last = path.name in DOCS_LAST
+        return (1 + DOCS_LAST.index(path.name) if last else 0, path.name)
+
+    return [README, *sorted(DOCS.glob("*.md"), key=order)]
+
+
+def read_page(path: Path) -> tuple[list[Block], list[Command]]:
+    return parse_readme(path.read_text(encoding="utf-8"), path.relative_to(ROOT).as_posix())
+
+
 def readme() -> tuple[list[Block], list[Command]]:
-    return parse_readme(README.read_text(encoding="utf-8"))
+    return read_page(README)
+
+
+def every_page() -> tuple[list[Block], list[Command]]:
+    """The blocks and commands of every page, in PAGES order."""
+    blocks: list[Block] = []
+    commands: list[Command] = []
+    for path in pages():
+        page_blocks, page_commands = read_page(path)
+        blocks += page_blocks
+        commands += page_commands
+    return blocks, commands
 
 
 # --- checked without running: the README's structure and every command's syntax ---------
@@ -382,7 +457,7 @@ def test_parser_sees_blocks_continuations_notes_examples_and_inline_commands() -
         "{}",
         "```",
     ]
-    blocks, commands = parse_readme("\n".join(lines))
+    blocks, commands = parse_readme("\n".join(lines), "docs/page.md")
 
     assert [(b.info, b.line, b.closed) for b in blocks] == [("bash", 4, True), ("json", 11, True)]
     assert [(c.text, c.line, c.block, c.example) for c in commands] == [
@@ -395,10 +470,19 @@ def test_parser_sees_blocks_continuations_notes_examples_and_inline_commands() -
     ]
     assert commands[3].notes == ["listening on :8080"]
     assert commands[3].argv == ["server", "--port", "8080"]
+    assert {c.page for c in commands} == {b.page for b in blocks} == {"docs/page.md"}
+    assert str(commands[4]) == "docs/page.md:7 (Title): curl http://127.0.0.1:8080/ -d x"
 
 
-def test_readme_code_blocks_follow_the_rules() -> None:
-    blocks, _ = readme()
+def test_pages_are_the_readme_then_docs_by_name_with_the_last_ones_at_the_end() -> None:
+    names = [path.relative_to(ROOT).as_posix() for path in pages()]
+    docs = sorted(path.name for path in DOCS.glob("*.md") if path.name not in DOCS_LAST)
+
+    assert names == ["README.md", *(f"docs/{name}" for name in [*docs, *DOCS_LAST])]
+
+
+def test_code_blocks_of_every_page_follow_the_rules() -> None:
+    blocks, _ = every_page()
     problems = []
     for block in blocks:
         body = "\n".join(block.lines)
@@ -421,13 +505,93 @@ def test_readme_code_blocks_follow_the_rules() -> None:
     assert not problems, "\n".join([*problems, RULES])
 
 
-def test_readme_keeps_the_commands_this_test_runs() -> None:
-    _, commands = readme()
+def test_pages_keep_the_commands_this_test_runs() -> None:
+    _, commands = every_page()
     runnable = [command.text for command in commands if not command.example]
     missing = [
         pattern for pattern in REQUIRED if not any(re.search(pattern, text) for text in runnable)
     ]
-    assert not missing, f"README.md no longer shows a command matching {missing}"
+    assert not missing, f"README.md and docs/ no longer show a command matching {missing}"
+
+
+def test_readme_first_screen_holds_exactly_the_two_set_up_commands() -> None:
+    blocks, commands = readme()
+    first = next(index for index, block in enumerate(blocks) if block.info == "bash")
+    shown = [command.plain for command in commands if command.block == first]
+
+    assert blocks[first].line + len(blocks[first].lines) < FIRST_SCREEN_LINES, blocks[first].where
+    assert tuple(shown) == SET_UP_COMMANDS, f"{blocks[first].where} shows {shown}"
+
+
+def test_readme_stays_a_short_front_door() -> None:
+    lines = len(README.read_text(encoding="utf-8").splitlines())
+    assert lines <= README_MAX_LINES, (
+        f"README.md has {lines} lines (at most {README_MAX_LINES}): give the deep topic its "
+        "own page in docs/, with one line and a link in the README's Documentation list"
+    )
+
+
+def test_readme_links_every_docs_page() -> None:
+    linked = {
+        (ROOT / target.split("#")[0]).resolve()
+        for target in LINK.findall(README.read_text(encoding="utf-8"))
+    }
+    missing = [path.name for path in sorted(DOCS.glob("*.md")) if path.resolve() not in linked]
+    assert not missing, f"README.md links no docs page {missing}: add one line and a link"
+
+
+def heading_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives a page's headings (code blocks left out)."""
+    blocks, _ = parse_readme(text)
+    fenced = {
+        line for block in blocks for line in range(block.line, block.line + len(block.lines) + 2)
+    }
+    anchors = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        heading = re.match(r"#{1,6} (.+)", line)
+        if heading and number not in fenced:
+            title = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower())
+            anchors.add(title.replace(" ", "-"))
+    return anchors
+
+
+def link_problems(path: Path, root: Path = ROOT) -> list[str]:
+    """Relative links of the page whose file, or heading, does not exist."""
+    problems = []
+    for target in LINK.findall(path.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue  # a web address
+        file, _, anchor = target.partition("#")
+        linked = (path.parent / file).resolve() if file else path
+        where = f"{path.relative_to(root).as_posix()}: link {target!r}"
+        if not linked.exists():
+            problems.append(f"{where}: no file {file!r}")
+        elif (
+            anchor
+            and linked.suffix == ".md"
+            and anchor not in heading_anchors(linked.read_text(encoding="utf-8"))
+        ):
+            problems.append(f"{where}: no heading {anchor!r} in {linked.name}")
+    return problems
+
+
+def test_relative_links_of_every_page_point_to_files_and_headings_that_exist() -> None:
+    problems = [problem for path in pages() for problem in link_problems(path)]
+    assert not problems, "\n".join(problems)
+
+
+def test_link_check_sees_missing_files_and_headings(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "# A `code` title, too\n[ok](#a-code-title-too) [web](https://x.example/#y)\n"
+        "[gone](other.md) [bad](#nowhere) ![image](img.png)\n```bash\n# Not a heading\n```\n"
+    )
+    problems = link_problems(page, root=tmp_path)
+
+    assert problems == [
+        "page.md: link 'other.md': no file 'other.md'",
+        "page.md: link '#nowhere': no heading 'nowhere' in page.md",
+    ]
 
 
 def _meltano_names() -> dict[str, Any]:
@@ -522,10 +686,10 @@ def parse_with_meltano(commands: list[Command], tmp_path: Path) -> list[dict[str
     return parsed
 
 
-def test_readme_meltano_commands_parse_and_name_what_meltano_yml_declares(
+def test_meltano_commands_of_every_page_parse_and_name_what_meltano_yml_declares(
     tmp_path: Path,
 ) -> None:
-    _, commands = readme()
+    _, commands = every_page()
     meltano = [command for command in commands if command.program == "meltano"]
     assert meltano
     names = _meltano_names()
@@ -557,8 +721,8 @@ def _test_path() -> str:
     return os.pathsep.join([*map(str, paths), os.environ.get("PATH", "")])
 
 
-def test_readme_shell_commands_are_valid_shell_and_their_programs_exist() -> None:
-    _, commands = readme()
+def test_shell_commands_of_every_page_are_valid_shell_and_their_programs_exist() -> None:
+    _, commands = every_page()
     env = {**os.environ, "PATH": _test_path()}
     problems = []
     for command in commands:
@@ -634,26 +798,43 @@ class Server:
     process: subprocess.Popen[str]
 
 
+def block_of(command: Command) -> tuple[str, int | None]:
+    """The page and fenced block a command is in (block None: inline)."""
+    return command.page, command.block
+
+
 class Session:
-    """Runs README commands one after another in the project copy, as a reader would."""
+    """Runs the pages' commands one after another in the project copy, as a reader would."""
 
     def __init__(self, project: Path, env: dict[str, str]) -> None:
         self.project = project
         self.env = env
         self.servers: list[Server] = []
-        self.ports: dict[int, tuple[str, str]] = {}  # block → (port as written, port used)
+        # block → (port as written, port used)
+        self.ports: dict[tuple[str, int | None], tuple[str, str]] = {}
+        self.ran: set[str] = set()  # the commands run so far, as written
 
     def substitute(self, command: Command, text: str) -> str:
-        if command.block in self.ports:
-            written, used = self.ports[command.block]
+        if block_of(command) in self.ports:
+            written, used = self.ports[block_of(command)]
             text = re.sub(rf"(?<=:){written}\b", used, text)
         return text
 
-    def run(self, command: Command) -> None:
-        self.stop_servers(keep=command.block)
+    def run(self, command: Command) -> str | None:
+        """Run one command; when it is skipped instead (ONCE), the reason why."""
+        self.stop_servers(keep=block_of(command))
+        as_written = shlex.join(command.argv)
+        once = next((o for o in ONCE if re.search(o.pattern, command.plain)), None)
+        if once is not None and as_written in self.ran:
+            return once.reason
         if command.program in SERVERS:
             self.start_server(command)
-            return
+            return None
+        self.execute(command)
+        self.ran.add(as_written)
+        return None
+
+    def execute(self, command: Command) -> None:
         text = self.substitute(command, command.text)
         stand_in = next((s for s in STAND_INS if re.search(s.pattern, command.plain)), None)
         if stand_in is not None:
@@ -678,6 +859,16 @@ class Session:
             pairs = (item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
             self.env = dict(pairs)
             return
+        self.check(command, stand_in, ran, done)
+
+    @staticmethod
+    def check(
+        command: Command,
+        stand_in: StandIn | None,
+        ran: str,
+        done: subprocess.CompletedProcess[str],
+    ) -> None:
+        """What the command printed, against CHECKS."""
         for pattern, check in CHECKS:
             if re.search(pattern, command.plain) and stand_in is None:
                 problem = check(done.stdout, done.stderr)
@@ -688,7 +879,7 @@ class Session:
         assert written, f"{command}\n    a server command needs --port, for the lines after it"
         assert command.block is not None, f"{command}\n    put server commands in a bash block"
         used = str(free_port())
-        self.ports[command.block] = (written.group(1), used)
+        self.ports[block_of(command)] = (written.group(1), used)
         text = f"{command.text[: written.start()]}--port {used}{command.text[written.end() :]}"
         process = subprocess.Popen(
             ["bash", "-c", f"exec {text}"],
@@ -704,10 +895,10 @@ class Session:
         first = process.stdout.readline().strip() if ready else ""
         expected = self.substitute(command, command.notes[0]) if command.notes else None
         assert first, f"{command}\n    ran: {text}\n    printed nothing within 30 s"
-        assert expected in {None, first}, f"{command}\n    printed {first!r}, README: {expected!r}"
+        assert expected in {None, first}, f"{command}\n    printed {first!r}, page: {expected!r}"
 
-    def stop_servers(self, keep: int | None = None) -> None:
-        for server in [s for s in self.servers if keep is None or s.command.block != keep]:
+    def stop_servers(self, keep: tuple[str, int | None] | None = None) -> None:
+        for server in [s for s in self.servers if keep is None or block_of(s.command) != keep]:
             server.process.terminate()
             try:
                 server.process.wait(timeout=10)
@@ -717,6 +908,20 @@ class Session:
             if server.process.stdout is not None:
                 server.process.stdout.close()
             self.servers.remove(server)
+
+
+def test_a_once_command_is_not_run_again_where_it_appears_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "ONCE", (Once(r"^echo once\b", "it repeats"),))
+    session = Session(tmp_path, {"PATH": os.environ["PATH"]})
+    once = Command("echo once >> log", 1, "", 0, example=False)
+    every_time = Command("echo again >> log", 2, "", 0, example=False)
+
+    skipped = [session.run(command) for command in (once, every_time, once, every_time)]
+
+    assert skipped == [None, None, "it repeats", None]
+    assert (tmp_path / "log").read_text().split() == ["once", "again", "again"]
 
 
 @pytest.fixture(scope="module")
@@ -743,6 +948,8 @@ def reader_env(
         TAP_SUPERMETRICS_BASE_URL=emulator.base_url,
         PGUSER=postgres.user,
         PGPASSWORD=postgres.password,
+        PGHOST=postgres.host,
+        PGPORT=str(postgres.port),
         TARGET_POSTGRES_USER=postgres.user,
         TARGET_POSTGRES_PASSWORD=postgres.password,
         TARGET_POSTGRES_HOST=postgres.host,
@@ -752,20 +959,32 @@ def reader_env(
 
 
 @pytest.mark.e2e
-def test_readme_commands_run_as_written(
+def test_commands_of_every_page_run_as_written(
     tmp_path: Path, emulator: EmulatorServer, readme_postgres: TemporaryPostgres
 ) -> None:
-    _, commands = readme()
+    _, commands = every_page()
     project = copy_project(tmp_path / "project")
     require_current_bootstrap(project)
     reader_venv = tmp_path / "reader-venv"  # the reader's own virtualenv: `pip install` goes here
     subprocess.run([sys.executable, "-m", "venv", str(reader_venv)], check=True)
     session = Session(project, reader_env(project, reader_venv, emulator, readme_postgres))
+    costs: list[tuple[float, Command]] = []
     try:
         for command in commands:
             if not command.example:
                 started = time.perf_counter()
-                session.run(command)
-                print(f"{time.perf_counter() - started:5.1f} s  {command}")  # noqa: T201
+                skipped = session.run(command)
+                costs.append((time.perf_counter() - started, command))
+                note = f"\n          not run again: {skipped}" if skipped else ""
+                print(f"{costs[-1][0]:5.1f} s  {command}{note}")  # noqa: T201
     finally:
         session.stop_servers()
+    report_costs(costs)
+
+
+def report_costs(costs: list[tuple[float, Command]]) -> None:
+    """The total, and the costliest commands: where this test's time goes (shown with -s)."""
+    total = sum(seconds for seconds, _ in costs)
+    print(f"{total:5.1f} s  in all, {len(costs)} commands; the costliest:")  # noqa: T201
+    for seconds, command in sorted(costs, key=lambda cost: -cost[0])[:5]:
+        print(f"{seconds:5.1f} s  {command}")  # noqa: T201

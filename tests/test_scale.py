@@ -7,7 +7,8 @@ from typing import Any
 
 from supermetrics_emulator import EmulatorServer
 from tap_supermetrics.pacing import RequestPacer
-from tests.conftest import base_config, expected_rows, run_tap, submissions
+from tests import oracle
+from tests.conftest import base_config, run_tap, submissions
 
 FIELDS = ["Date", "Device", "Clicks"]
 
@@ -41,7 +42,7 @@ def test_forty_streams_with_short_lived_results_sync_exactly_without_expiry(
     run = run_tap(tmp_path, config, timeout=300)
 
     assert run.returncode == 0, run.stderr[-3000:]
-    expected = expected_rows(emulator, "AW", FIELDS, "2024-01-01", "2024-01-03", ["111-111-1111"])
+    expected = oracle.rows("AW", FIELDS, "2024-01-01", "2024-01-03", ["111-111-1111"])
     for query in queries:
         assert run.records(query["name"]) == expected, query["name"]
     assert submissions(emulator) == 40  # one per window: nothing expired, nothing resubmitted
@@ -61,7 +62,7 @@ def test_a_query_for_six_hundred_accounts_is_posted_and_syncs_exactly(
     run = run_tap(tmp_path, config)
 
     assert run.returncode == 0, run.stderr[-3000:]
-    expected = expected_rows(emulator, "AW", fields, "2024-01-01", "2024-01-02", accounts)
+    expected = oracle.rows("AW", fields, "2024-01-01", "2024-01-02", accounts)
     key = lambda record: (record["Date"], record["profileID"])  # noqa: E731
     assert sorted(run.records("ads"), key=key) == sorted(expected, key=key)
     assert len(expected) == 1200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -52,7 +53,29 @@ def test_readme_settings_table_is_what_about_prints() -> None:
 
 
 def test_readme_queries_table_names_every_query_key() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Queries") : readme.index("## Types")]
-    for key in QUERY_SCHEMA.to_dict()["properties"]:
-        assert f"`{key}`" in section, key
+    section = _section((ROOT / "README.md").read_text(), "Queries")
+    missing = [key for key in QUERY_SCHEMA.to_dict()["properties"] if f"`{key}`" not in section]
+    assert not missing, f"README 'Queries' does not name {missing}"
+
+
+def _section(text: str, title: str) -> str:
+    """The section under the heading `title`, up to the next heading of its level or higher."""
+    headings = [
+        (number, len(found.group(1)), found.group(2).strip())
+        for number, found in _headings(text.splitlines())
+    ]
+    ((start, level),) = [(number, depth) for number, depth, name in headings if name == title]
+    ends = [number for number, depth, _ in headings if number > start and depth <= level]
+    lines = text.splitlines()
+    return "\n".join(lines[start : ends[0] if ends else len(lines)])
+
+
+def _headings(lines: list[str]) -> list[tuple[int, re.Match[str]]]:
+    """Markdown headings with their line index, outside fenced code blocks."""
+    found, fenced = [], False
+    for number, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and (heading := re.match(r"(#{1,6}) (.+)", line)):
+            found.append((number, heading))
+    return found

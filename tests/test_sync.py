@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from supermetrics_emulator import EmulatorServer
-from tests.conftest import (
-    ADS_FIELDS,
-    API_KEY,
-    GA_FIELDS,
-    base_config,
-    expected_rows,
-    run_tap,
-    submissions,
-)
+from tests import oracle
+from tests.conftest import ADS_FIELDS, API_KEY, GA_FIELDS, base_config, run_tap, submissions
 
 
 def two_queries(emulator: EmulatorServer, tmp_path: Path, **overrides: object) -> dict:
@@ -33,8 +26,8 @@ def test_multi_query_sync_emits_every_row_typed_across_pages(
     run = run_tap(tmp_path, two_queries(emulator, tmp_path))
 
     assert run.returncode == 0, run.stderr
-    ads = expected_rows(emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"])
-    ga = expected_rows(emulator, "GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"])
+    ads = oracle.rows("AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"])
+    ga = oracle.rows("GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"])
     assert run.records("ads") == ads
     assert run.records("ga") == ga
     assert len(ads) == 10 * 12 * 3  # days x campaigns x devices, over many 7-row pages
@@ -82,9 +75,7 @@ def test_records_are_identical_when_numbers_are_strings_and_no_header_row(
     run = run_tap(tmp_path, base_config(emulator, tmp_path, page_size=10))
 
     assert run.returncode == 0, run.stderr
-    expected = expected_rows(
-        emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
-    )
+    expected = oracle.rows("AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"])
     assert run.records("ads") == expected
 
 
@@ -179,9 +170,7 @@ def test_expired_results_are_resubmitted_and_the_window_is_read_again(
 
     assert run.returncode == 0, run.stderr
     assert "results expired" in run.stderr
-    expected = expected_rows(
-        emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
-    )
+    expected = oracle.rows("AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"])
     assert run.records("ads") == expected  # nothing lost, nothing twice, in order
     stamps = {record["_sm_extracted_at"] for record in run.records("ads", lineage=True)}
     assert len(stamps) == 1  # one lineage stamp for the window, across both reads
@@ -307,9 +296,7 @@ def test_deselected_properties_and_stream_maps_still_apply(
 
     assert run.returncode == 0, run.stderr
     records = run.records("ads")
-    expected = expected_rows(
-        emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
-    )
+    expected = oracle.rows("AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"])
     assert len(records) == len(expected)
     assert all("Clicks" not in r and "CTR" not in r for r in records)
     assert records[0]["cost_eur"] == pytest.approx(expected[0]["Cost"] * 0.5)
@@ -400,7 +387,5 @@ def test_without_total_rows_and_with_a_smaller_server_page_every_row_arrives(
     run = run_tap(tmp_path, base_config(emulator, tmp_path, page_size=100))
 
     assert run.returncode == 0, run.stderr
-    expected = expected_rows(
-        emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
-    )
+    expected = oracle.rows("AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"])
     assert run.records("ads") == expected
