@@ -1,0 +1,231 @@
+"""What a stream has loaded: per account, the days whose rows were all emitted.
+
+This is the stream's incremental state. It lives in the stream's Singer bookmark as
+plain JSON (readable with `meltano state get`):
+
+    {"replication_key": "Date", "replication_key_value": "2024-01-31",
+     "coverage": {"fingerprint": {"ds_id": "…", "fields": "…"},
+                  "accounts": {"111-111-1111": [["2024-01-01", "2024-01-31"]]},
+                  "failed": {"222-222-2222": "ACCOUNT_ACCESS_DENIED"}}}
+
+Ranges, not days, keep it small. `fingerprint` holds a short digest of every query
+parameter that shapes the rows, so a changed query is noticed and read again.
+`replication_key_value` is kept for people and older releases: the last day up to
+which every configured account is loaded without a gap from `start_date`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True, order=True)
+class DayRange:
+    """An inclusive range of days."""
+
+    start: dt.date
+    end: dt.date
+
+    def __str__(self) -> str:
+        """`2024-01-01..2024-01-31`."""
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+    @property
+    def days(self) -> int:
+        """How many days the range holds."""
+        return (self.end - self.start).days + 1
+
+
+class DaySet:
+    """A set of days kept as sorted, disjoint, non-adjacent ranges."""
+
+    __slots__ = ("ranges",)
+
+    def __init__(self, ranges: Iterable[DayRange] = ()) -> None:
+        """Normalise `ranges`: sort them and merge overlapping or touching ones."""
+        merged: list[DayRange] = []
+        for item in sorted(ranges):
+            if merged and item.start <= merged[-1].end + ONE_DAY:
+                if item.end > merged[-1].end:
+                    merged[-1] = DayRange(merged[-1].start, item.end)
+            else:
+                merged.append(item)
+        self.ranges: tuple[DayRange, ...] = tuple(merged)
+
+    @classmethod
+    def of(cls, start: dt.date, end: dt.date) -> DaySet:
+        """The days start..end (empty when end < start)."""
+        return cls([DayRange(start, end)] if start <= end else [])
+
+    def __bool__(self) -> bool:
+        """Whether any day is in the set."""
+        return bool(self.ranges)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when they hold the same days."""
+        return isinstance(other, DaySet) and self.ranges == other.ranges
+
+    def __hash__(self) -> int:
+        """Hash by the days held, so that equal plans can be grouped."""
+        return hash(self.ranges)
+
+    def __iter__(self) -> Iterator[DayRange]:
+        """The ranges, in order."""
+        return iter(self.ranges)
+
+    def __repr__(self) -> str:
+        """`DaySet(2024-01-01..2024-01-31, …)`."""
+        return f"DaySet({', '.join(map(str, self.ranges))})"
+
+    def __or__(self, other: DaySet) -> DaySet:
+        """The days in either set."""
+        return DaySet([*self.ranges, *other.ranges])
+
+    def __and__(self, other: DaySet) -> DaySet:
+        """The days in both sets."""
+        result: list[DayRange] = []
+        for mine in self.ranges:
+            for theirs in other.ranges:
+                start, end = max(mine.start, theirs.start), min(mine.end, theirs.end)
+                if start <= end:
+                    result.append(DayRange(start, end))
+        return DaySet(result)
+
+    def __sub__(self, other: DaySet) -> DaySet:
+        """The days in this set and not in `other`."""
+        result: list[DayRange] = []
+        for mine in self.ranges:
+            pieces = [mine]
+            for theirs in other.ranges:
+                next_pieces: list[DayRange] = []
+                for piece in pieces:
+                    if theirs.end < piece.start or theirs.start > piece.end:
+                        next_pieces.append(piece)
+                        continue
+                    if theirs.start > piece.start:
+                        next_pieces.append(DayRange(piece.start, theirs.start - ONE_DAY))
+                    if theirs.end < piece.end:
+                        next_pieces.append(DayRange(theirs.end + ONE_DAY, piece.end))
+                pieces = next_pieces
+            result.extend(pieces)
+        return DaySet(result)
+
+    @property
+    def first(self) -> dt.date | None:
+        """The earliest day, if any."""
+        return self.ranges[0].start if self.ranges else None
+
+    @property
+    def last(self) -> dt.date | None:
+        """The latest day, if any."""
+        return self.ranges[-1].end if self.ranges else None
+
+    def covered_through(self, start: dt.date) -> dt.date | None:
+        """The last day of the gap-free run of days that begins at `start`, if any."""
+        for item in self.ranges:
+            if item.start <= start <= item.end:
+                return item.end
+        return None
+
+    def to_json(self) -> list[list[str]]:
+        """`[["2024-01-01", "2024-01-31"], …]`."""
+        return [[item.start.isoformat(), item.end.isoformat()] for item in self.ranges]
+
+    @classmethod
+    def from_json(cls, value: object) -> DaySet:
+        """Read `to_json`'s form; anything malformed raises ValueError."""
+        if not isinstance(value, list):
+            msg = f"day ranges must be a list, got {type(value).__name__}"
+            raise TypeError(msg)
+        ranges = []
+        for item in value:
+            if not (isinstance(item, list) and len(item) == 2):
+                msg = f"a day range must be [first, last], got {item!r}"
+                raise ValueError(msg)
+            start, end = (dt.date.fromisoformat(str(day)[:10]) for day in item)
+            if end < start:
+                msg = f"a day range ends before it starts: {item!r}"
+                raise ValueError(msg)
+            ranges.append(DayRange(start, end))
+        return cls(ranges)
+
+
+@dataclass
+class Coverage:
+    """One stream's coverage: fingerprint, days loaded per account, failed accounts."""
+
+    fingerprint: dict[str, str] = field(default_factory=dict)
+    accounts: dict[str, DaySet] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    #: Whether the stream had any state at all (a first run has none).
+    known: bool = False
+
+    def loaded(self, account: str) -> DaySet:
+        """The days loaded for `account` (empty for an account never read)."""
+        return self.accounts.get(account, DaySet())
+
+    def add(self, accounts: Iterable[str], days: DaySet) -> None:
+        """Record that every row of `days` was emitted for `accounts`."""
+        for account in accounts:
+            self.accounts[account] = self.loaded(account) | days
+            self.failed.pop(account, None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `coverage` object of the bookmark."""
+        return {
+            "fingerprint": dict(sorted(self.fingerprint.items())),
+            "accounts": {
+                account: days.to_json() for account, days in sorted(self.accounts.items())
+            },
+            "failed": dict(sorted(self.failed.items())),
+        }
+
+
+def read_coverage(
+    bookmark: Mapping[str, Any],
+    *,
+    replication_key: str | None,
+    start_date: dt.date,
+    accounts: Iterable[str],
+    fingerprint: Mapping[str, str],
+) -> Coverage:
+    """Read a stream's bookmark into a Coverage.
+
+    A bookmark written by the first release (only `replication_key_value`) reads as
+    "every account configured now was loaded from `start_date` to that day", with
+    today's fingerprint: that release read exactly that.
+    """
+    stored = bookmark.get("coverage")
+    if isinstance(stored, dict):
+        return Coverage(
+            fingerprint={str(k): str(v) for k, v in (stored.get("fingerprint") or {}).items()},
+            accounts={
+                str(account): DaySet.from_json(days)
+                for account, days in (stored.get("accounts") or {}).items()
+            },
+            failed={str(k): str(v) for k, v in (stored.get("failed") or {}).items()},
+            known=True,
+        )
+    value = bookmark.get("replication_key_value")
+    if value in (None, "") or bookmark.get("replication_key") != replication_key:
+        return Coverage()
+    last = dt.date.fromisoformat(str(value)[:10])
+    days = DaySet.of(start_date, last)
+    return Coverage(
+        fingerprint=dict(fingerprint),
+        accounts=dict.fromkeys(accounts, days),
+        known=True,
+    )
+
+
+def bookmark_day(coverage: Coverage, accounts: Iterable[str], start_date: dt.date) -> str | None:
+    """The day through which every account in `accounts` is loaded from `start_date`."""
+    through = [coverage.loaded(account).covered_through(start_date) for account in accounts]
+    if not through or None in through:
+        return None
+    return min(day for day in through if day is not None).isoformat()
