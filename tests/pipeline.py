@@ -6,10 +6,12 @@ plugin install serve every e2e test module of a session.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,16 @@ from tests.constants import API_KEY, ROOT
 from tests.meltano_project import MELTANO, install_plugins, run_env
 from tests.postgres import TemporaryPostgres
 
-__all__ = ["FIELDS", "MELTANO", "STATE_ID", "Pipeline", "meltano_plugins", "pipeline", "postgres"]
+__all__ = [
+    "FIELDS",
+    "MELTANO",
+    "STATE_ID",
+    "Pipeline",
+    "as_stored",
+    "meltano_plugins",
+    "pipeline",
+    "postgres",
+]
 
 FIELDS = ["Date", "CampaignName", "Device", "Impressions", "Clicks", "Cost", "Conversions"]
 STATE_ID = "dev:tap-supermetrics-to-target-postgres"
@@ -82,7 +93,8 @@ class Pipeline:
             check=False,
         )
 
-    def bookmark(self) -> str | None:
+    def bookmarks(self) -> dict[str, Any]:
+        """Every stream's bookmark in the job's state, as `meltano state get` shows it."""
         shown = subprocess.run(
             [str(MELTANO), "state", "get", STATE_ID],
             cwd=ROOT,
@@ -92,7 +104,10 @@ class Pipeline:
             check=True,
         ).stdout
         state = json.loads(shown) if shown.strip() else {}
-        bookmark = state.get("singer_state", {}).get("bookmarks", {}).get("ads", {})
+        return dict(state.get("singer_state", {}).get("bookmarks", {}))
+
+    def bookmark(self) -> str | None:
+        bookmark = self.bookmarks().get("ads", {})
         value = bookmark.get("replication_key_value")
         return str(value) if value is not None else None
 
@@ -102,6 +117,15 @@ class Pipeline:
             return connection.execute(
                 f'select {columns} from "{self.schema}"."{table}" order by 1, 2, 3'  # noqa: S608
             ).fetchall()
+
+
+def as_stored(field: str, value: Any) -> Any:
+    """A record value as PostgreSQL returns it (dates as dates, Cost as numeric)."""
+    if field == "Date":
+        return dt.date.fromisoformat(value)
+    if field == "Cost" and value is not None:
+        return Decimal(str(value))
+    return value
 
 
 @pytest.fixture

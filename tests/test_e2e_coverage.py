@@ -9,8 +9,6 @@ plan calls for (steady state: one per window for all accounts).
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -18,7 +16,7 @@ import pytest
 
 from tests import oracle
 from tests.conftest import submissions
-from tests.pipeline import Pipeline
+from tests.pipeline import Pipeline, as_stored
 
 pytestmark = pytest.mark.e2e
 
@@ -43,19 +41,11 @@ def table(pipeline: Pipeline, fields: list[str]) -> list[tuple[Any, ...]]:
 def wanted(spans: dict[str, tuple[str, str]], fields: list[str]) -> list[tuple[Any, ...]]:
     """The rows of each account's span of days (tests/oracle.py), as PostgreSQL returns them."""
     rows = [
-        tuple(_as_stored(name, row[name]) for name in fields)
+        tuple(as_stored(name, row[name]) for name in fields)
         for account, (start, end) in spans.items()
         for row in oracle.rows("AW", fields, start, end, [account])
     ]
     return sorted(rows, key=repr)
-
-
-def _as_stored(field: str, value: Any) -> Any:
-    if field == "Date":
-        return dt.date.fromisoformat(value)
-    if field == "Cost" and value is not None:
-        return Decimal(str(value))
-    return value
 
 
 def run(pipeline: Pipeline, *, ok: bool = True, **settings: Any) -> str:

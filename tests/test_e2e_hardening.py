@@ -7,10 +7,6 @@ tables hold exactly the rows wanted, and Meltano's state carries what was loaded
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import subprocess
-from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -18,8 +14,7 @@ import pytest
 
 from tests import oracle
 from tests.conftest import submissions
-from tests.constants import ROOT
-from tests.pipeline import MELTANO, STATE_ID, Pipeline
+from tests.pipeline import Pipeline, as_stored
 
 pytestmark = pytest.mark.e2e
 
@@ -55,39 +50,18 @@ def wanted(
 ) -> list[tuple[Any, ...]]:
     """The rows of these days and accounts (tests/oracle.py), as PostgreSQL returns them."""
     rows = [
-        tuple(_as_stored(name, row[name]) for name in fields)
+        tuple(as_stored(name, row[name]) for name in fields)
         for account in accounts
         for row in oracle.rows(ds_id, fields, start, end, [account])
     ]
     return sorted(rows, key=repr)
 
 
-def _as_stored(field: str, value: Any) -> Any:
-    if field == "Date":
-        return dt.date.fromisoformat(value)
-    if field == "Cost" and value is not None:
-        return Decimal(str(value))
-    return value
-
-
-def bookmarks(pipeline: Pipeline) -> dict[str, Any]:
-    shown = subprocess.run(
-        [str(MELTANO), "state", "get", STATE_ID],
-        cwd=ROOT,
-        env=pipeline.env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    state = json.loads(shown) if shown.strip() else {}
-    return dict(state.get("singer_state", {}).get("bookmarks", {}))
-
-
 def test_an_account_list_that_empties_and_comes_back(pipeline: Pipeline) -> None:
     queries = [ads(ds_accounts="list.all_accounts")]
     first = pipeline.run(queries=queries, end_date="2024-01-10", window_days=30)
     assert first.returncode == 0, first.stderr[-3000:]
-    loaded = bookmarks(pipeline)["ads"]["coverage"]
+    loaded = pipeline.bookmarks()["ads"]["coverage"]
     first_rows = wanted("AW", FIELDS, "2024-01-01", "2024-01-10", [A, B, C])
     assert table(pipeline, "ads", FIELDS) == first_rows
 
@@ -98,7 +72,7 @@ def test_an_account_list_that_empties_and_comes_back(pipeline: Pipeline) -> None
     assert empty.returncode == 0, empty.stderr[-3000:]
     assert "lists no account now" in empty.stderr
     assert submissions(pipeline.emulator) == 0
-    assert bookmarks(pipeline)["ads"]["coverage"] == loaded
+    assert pipeline.bookmarks()["ads"]["coverage"] == loaded
     assert table(pipeline, "ads", FIELDS) == first_rows
 
     pipeline.emulator.configure(removed_accounts={})
@@ -125,7 +99,7 @@ def test_a_refused_account_list_leaves_the_other_stream_loaded(pipeline: Pipelin
     assert table(pipeline, "ga", GA_FIELDS) == wanted(
         "GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"]
     )
-    assert bookmarks(pipeline)["ga"]["coverage"]["accounts"] == {
+    assert pipeline.bookmarks()["ga"]["coverage"]["accounts"] == {
         "*": [["2024-01-01", "2024-01-10"]]
     }
 
@@ -139,7 +113,7 @@ def test_expiry_then_a_failing_account_loads_the_others_exactly(pipeline: Pipeli
     assert run.returncode != 0
     loaded = [row for row in table(pipeline, "ads", FIELDS) if row[1] != B]
     assert loaded == wanted("AW", FIELDS, "2024-01-01", "2024-01-10", [A, C])
-    coverage = bookmarks(pipeline)["ads"]["coverage"]
+    coverage = pipeline.bookmarks()["ads"]["coverage"]
     assert coverage["accounts"] == spans([A, C], "2024-01-01", "2024-01-10")
     assert B in coverage["failed"]
 
