@@ -102,10 +102,11 @@ def main() -> int:
             flush=True,
         )
         started = time.monotonic()
-        meltano("run", *PIPELINE, env=env)
+        # The next day's run: one as-of day later, the lookback tier is due again.
+        meltano("run", *PIPELINE, env={**env, "TAP_SUPERMETRICS_END_DATE": "2024-04-01"})
         print(
-            f"run 2, the next incremental run ({time.monotonic() - started:.1f} s): re-reads "
-            "the last loaded days (lookback_days 3)",
+            f"run 2, the next day's incremental run ({time.monotonic() - started:.1f} s): "
+            "reads 2024-04-01 and re-reads the 3 days before it (lookback_days 3)",
             flush=True,
         )
         state = meltano(
