@@ -18,12 +18,13 @@ from urllib.parse import urlencode
 
 from supermetrics_emulator.accounts import Logins
 from supermetrics_emulator.faults import FaultBook, FaultRule
+from supermetrics_emulator.licence import Licence
 from supermetrics_emulator.queries import WAITING, Query, QueryStore
 from supermetrics_emulator.ratelimit import RateMeter, Verdict
 from supermetrics_emulator.rows import ResultPlan, Revision
 from supermetrics_emulator.settings import EmulatorSettings
 from supermetrics_emulator.upstream import Upstream
-from supermetrics_emulator.validation import ApiError, QuerySpec, parse_query
+from supermetrics_emulator.validation import QueryLimits, QuerySpec, parse_query, row_parameter
 
 
 class Emulator:
@@ -34,6 +35,7 @@ class Emulator:
         self.initial = dataclasses.replace(settings or EmulatorSettings())
         self.settings = dataclasses.replace(self.initial)
         self.faults = FaultBook()
+        self.licence = Licence()
         self.store = QueryStore(
             max_running=lambda: self.settings.max_running,
             schedule_seconds=lambda: self.settings.schedule_seconds,
@@ -43,8 +45,13 @@ class Emulator:
         self.reset_stats()
 
     def reset_stats(self) -> None:
-        """Forget request counters, the request log and the busiest second."""
+        """Forget request counters, the request log, the busiest second and rows returned.
+
+        The licence's counts stay: they are the licence's state, not statistics, and
+        only `reset` forgets them.
+        """
         with self._lock:
+            self.rows_returned = 0
             self.requests: Counter[str] = Counter()
             self.status_polls: Counter[str] = Counter()
             self.request_log: deque[dict[str, Any]] = deque(maxlen=10_000)
@@ -55,6 +62,7 @@ class Emulator:
         self.settings = dataclasses.replace(self.initial)
         self.store.clear()
         self.faults.clear()
+        self.licence.clear()
         self.reset_stats()
 
     def next_request_id(self) -> str:
@@ -83,15 +91,17 @@ class Emulator:
             return self._meter.note(now, self.settings.rate_limit_per_second)
 
     def stats(self) -> dict[str, Any]:
-        """Return counters, recent requests, the busiest second, queries and faults."""
+        """Return counters, recent requests, the busiest second, queries, faults, licence."""
         with self._lock:
             return {
                 "requests": dict(self.requests),
                 "status_polls": dict(self.status_polls),
                 "request_log": list(self.request_log),
                 "peak_requests_per_second": self._meter.peak,
+                "rows_returned": self.rows_returned,
                 "queries": self.store.summaries(),
                 "faults": self.faults.describe(),
+                "licence": self.licence.describe(),
             }
 
     def logins(self) -> Logins:
@@ -99,6 +109,13 @@ class Emulator:
         settings = self.settings
         return Logins.from_settings(
             settings.extra_accounts, settings.removed_accounts, settings.team_lists
+        )
+
+    def limits(self) -> QueryLimits:
+        """The API's hard limits on one query under the current settings."""
+        return QueryLimits(
+            max_accounts=self.settings.max_accounts_per_query,
+            row_parameter_bound=self.settings.row_parameter_bound,
         )
 
     # The API -----------------------------------------------------------------
@@ -112,7 +129,7 @@ class Emulator:
         Raises:
             ApiError: the query is invalid (the 400 the API would answer).
         """
-        return self._plan(parse_query(params, logins=self.logins()))
+        return self._plan(parse_query(params, logins=self.logins(), limits=self.limits()))
 
     def _plan(
         self,
@@ -131,6 +148,7 @@ class Emulator:
             [account for account in spec.accounts if account not in excluded],
             revision=Revision(settings.revision, dt.date.fromisoformat(settings.revision_from)),
             max_rows=spec.max_rows,
+            max_result_rows=settings.max_result_rows,
             duplicate_row=duplicate_row,
             upstream=Upstream.from_settings(settings.renames, settings.dropped_rows),
             account_names={account.account_id: account.account_name for account in held},
@@ -140,9 +158,15 @@ class Emulator:
         """Create a query from submitted parameters, with any query faults applied.
 
         The query captures the settings in force now (accounts, upstream changes,
-        revision): changes made later apply to later queries only.
+        revision, the cap on its rows): changes made later apply to later queries only.
+        The licence sees only valid queries, and counts those it admits.
+
+        Raises:
+            ApiError: the query is invalid (400), or the licence refuses it (403, 429).
         """
-        spec = parse_query(params, logins=self.logins())
+        self.licence.check_active(self.settings)
+        spec = parse_query(params, logins=self.logins(), limits=self.limits())
+        self.licence.admit(self.settings, spec)
         fired = self.faults.take_query(params, spec.accounts)
         duplicate = next((r.row for r in fired if r.action == "duplicate_row"), None)
         denied = [r for r in fired if r.action == "query_failure" and r.account is not None]
@@ -199,11 +223,13 @@ class Emulator:
     ) -> dict[str, Any]:
         plan = query.plan
         total = plan.total_rows
-        first = _int_param(params, "offset_start", 0)
+        bound = self.settings.row_parameter_bound
+        first = row_parameter(params, "offset_start", 0, bound)
         limit = self.settings.max_page_size
-        last = _int_param(params, "offset_end", first + limit - 1)
+        last = row_parameter(params, "offset_end", first + limit - 1, bound)
         last = min(last, first + limit - 1, total - 1)
         rows = list(plan.rows(first, last)) if first <= last else []
+        self._count_rows(len(rows))
         if self.settings.numbers_as_strings:
             rows = [[_as_text(cell) for cell in row] for row in rows]
         settings = query.params.get("settings") or {}
@@ -241,10 +267,21 @@ class Emulator:
             "cache_time": None,
         }
         meta["paginate"] = paginate
-        if not self.settings.report_total_rows:
+        if not self._reports_total(plan):
             del meta["result"]["total_rows"]
         self.store.page_served(query)
         return {"meta": meta, "data": data}
+
+    def _reports_total(self, plan: ResultPlan) -> bool:
+        """Whether `meta.result.total_rows` is sent: a cut result may leave it out."""
+        cut_hidden = plan.cut and self.settings.cut_total_rows == "absent"
+        return self.settings.report_total_rows and not cut_hidden
+
+    def _count_rows(self, count: int) -> None:
+        """Count data rows returned: the stats' total and the licence's month."""
+        with self._lock:
+            self.rows_returned += count
+        self.licence.note_rows(count)
 
 
 def _apply_query_fault(query: Query, rule: FaultRule, logins: Logins, spec: QuerySpec) -> None:
@@ -279,15 +316,6 @@ def _apply_query_fault(query: Query, rule: FaultRule, logins: Logins, spec: Quer
         query.expire_after_pages = rule.after_pages
         if rule.after_seconds is not None:
             query.result_ttl = rule.after_seconds
-
-
-def _int_param(params: dict[str, Any], name: str, default: int) -> int:
-    value = params.get(name, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ApiError(400, "PARAMETER_INVALID", f"{name} must be a non-negative integer")
-    return value
 
 
 def _as_text(cell: object) -> object:

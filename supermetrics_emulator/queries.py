@@ -133,6 +133,8 @@ class QueryStore:
                     "accounts": list(q.plan.accounts),
                     "excluded_accounts": q.extra.get("excluded_accounts", []),
                     "total_rows": q.plan.total_rows,
+                    "natural_rows": q.plan.natural_rows,
+                    "cut": q.plan.cut,
                     "submitted_at": q.submitted_at,
                     "started_at": q.started_at,
                     "finished_at": q.finished_at,

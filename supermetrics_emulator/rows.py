@@ -89,6 +89,7 @@ class ResultPlan:
         *,
         revision: Revision = Revision(),
         max_rows: int | None = None,
+        max_result_rows: int = 0,
         duplicate_row: int | None = None,
         upstream: Upstream = NO_CHANGES,
         account_names: Mapping[str, str] | None = None,
@@ -97,7 +98,9 @@ class ResultPlan:
 
         `account_names` names the accounts (the login's, extra accounts included);
         without it, the catalogue's names are used, and an unknown account is named by
-        its id.
+        its id. `max_result_rows` (0 = none) is the API's cap on one result: rows past it
+        are cut silently, the first ones kept, and nothing is computed to cut them. The
+        cap applies before an injected duplicate row, which comes on top.
         """
         self.source = source
         self.fields = [source.fields[field_id] for field_id in field_ids]
@@ -131,7 +134,10 @@ class ResultPlan:
         self.full_rows = full
         self.skips = Skips(index for rule in self.upstream.drops for index in self._matches(rule))
         visible = full - len(self.skips)
+        #: Rows the query asks for and the data holds, before the API's cap on a result.
         self.natural_rows = visible if max_rows is None else min(visible, max_rows)
+        #: Rows kept: the natural ones up to the cap.
+        self.kept_rows = min(self.natural_rows, max_result_rows or self.natural_rows)
 
     def _account_seed(self, account: str) -> int:
         return _seed(f"{self.source.ds_id}:{self.source.account_seed_name}:{account}")
@@ -178,9 +184,14 @@ class ResultPlan:
         return matching_indexes([axis.size for axis in self.axes], allowed)
 
     @property
+    def cut(self) -> bool:
+        """Whether the API's cap on a result's rows left some of them out."""
+        return self.kept_rows < self.natural_rows
+
+    @property
     def total_rows(self) -> int:
         """Rows in the result, counting an injected duplicate."""
-        return self.natural_rows + (1 if self.duplicate_row is not None else 0)
+        return self.kept_rows + (1 if self.duplicate_row is not None else 0)
 
     def rows(self, first: int, last: int) -> Iterator[list[object]]:
         """Yield rows `first`..`last` (inclusive), computing each from its index."""
@@ -198,8 +209,8 @@ class ResultPlan:
         yield from self._visible(first - 1, last - 1)
 
     def _visible(self, first: int, last: int) -> Iterator[list[object]]:
-        """Yield visible rows `first`..`last`: natural rows with the dropped ones skipped."""
-        last = min(last, self.natural_rows - 1)
+        """Yield visible rows `first`..`last`: kept rows with the dropped ones skipped."""
+        last = min(last, self.kept_rows - 1)
         for start, count in self.skips.runs(first, last - first + 1):
             yield from self._generate(start, count)
 

@@ -40,6 +40,7 @@ _ENDPOINTS = {
 _POST_ENDPOINTS = frozenset({"submit"})
 _LOOKUP_KEYS = frozenset({"schedule_id", "api_key", "offset_start", "offset_end", "sync_timeout"})
 _LOGGED_PATH = 300  # characters of an over-long URL kept in the request log
+LICENCE_CODE_PREFIX = "LICENSE_"  # the API's spelling
 
 
 _LIST_PARAMS = frozenset({"fields", "ds_accounts", "ds_segments", "ds_users"})
@@ -102,11 +103,16 @@ def error_document(error: ApiError, request_id: str, shape: str = "documented") 
     """Return the documented error body, or (for a 429) a shape seen in official mocks.
 
     `shape` is the `rate_limit_body` setting: `documented`, `empty` (`{}`) or
-    `message_only` (`{"error": {"message": ...}}`, no `meta`).
+    `message_only` (`{"error": {"message": ...}}`, no `meta`). A licence's 429 (the
+    daily query quota) always has the documented body: its code is what tells a quota
+    that no retry lifts from a rate limit.
     """
-    if error.status == HTTPStatus.TOO_MANY_REQUESTS and shape == "empty":
+    rate_limited = error.status == HTTPStatus.TOO_MANY_REQUESTS and not error.code.startswith(
+        LICENCE_CODE_PREFIX
+    )
+    if rate_limited and shape == "empty":
         return {}
-    if error.status == HTTPStatus.TOO_MANY_REQUESTS and shape == "message_only":
+    if rate_limited and shape == "message_only":
         return {"error": {"message": error.message}}
     return {
         "meta": {"request_id": request_id},

@@ -22,6 +22,13 @@ from supermetrics_emulator.upstream import parse_dropped_rows, parse_renames
 
 #: Shapes of a 429 answer: the documented error body, or those of official mocks.
 RATE_LIMIT_BODIES = ("documented", "empty", "message_only")
+#: What `meta.result.total_rows` of a result cut at `max_result_rows` says: the cap, or nothing.
+CUT_TOTAL_ROWS = ("cap", "absent")
+#: States of the licence: active, or refusing every submit with the documented 403.
+LICENCE_STATES = ("active", "expired", "suspended")
+#: The OpenAPI spec's bound on `max_rows`, `offset_start` and `offset_end`, and the fair-usage
+#: policy's cap on the rows of one query's result.
+SPEC_MAX_ROWS = 1_000_000
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[Any], object]:
@@ -41,6 +48,13 @@ def _positive(value: Any) -> object:  # noqa: ANN401 - raw JSON
     return value
 
 
+def _not_negative(value: Any) -> object:  # noqa: ANN401 - raw JSON
+    if value < 0:
+        msg = "must be 0 (off) or positive"
+        raise ValueError(msg)
+    return value
+
+
 #: Extra checks beyond the type, per setting.
 _CHECKS: dict[str, Callable[[Any], object]] = {
     "extra_accounts": parse_extra_accounts,
@@ -50,6 +64,15 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
     "dropped_rows": parse_dropped_rows,
     "rate_limit_body": _one_of(RATE_LIMIT_BODIES),
     "max_url_length": _positive,
+    "max_result_rows": _not_negative,
+    "cut_total_rows": _one_of(CUT_TOTAL_ROWS),
+    "row_parameter_bound": _not_negative,
+    "max_accounts_per_query": _not_negative,
+    "licence_rows_per_month": _not_negative,
+    "licence_daily_queries": _not_negative,
+    "licence_history_days": _not_negative,
+    "licence_max_accounts": _not_negative,
+    "licence_state": _one_of(LICENCE_STATES),
 }
 
 
@@ -80,6 +103,17 @@ class EmulatorSettings:
     team_lists: dict[str, list[str]] = field(default_factory=dict)
     renames: list[dict[str, Any]] = field(default_factory=list)
     dropped_rows: list[dict[str, Any]] = field(default_factory=list)
+    # Hard limits of the API (issue 22); 0 turns a limit off.
+    max_result_rows: int = SPEC_MAX_ROWS
+    cut_total_rows: str = "cap"
+    row_parameter_bound: int = SPEC_MAX_ROWS
+    max_accounts_per_query: int = 100
+    # The licence (issue 22); 0 turns a limit off.
+    licence_rows_per_month: int = 0
+    licence_daily_queries: int = 0
+    licence_history_days: int = 0
+    licence_max_accounts: int = 0
+    licence_state: str = "active"
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update, refusing unknown names, wrong types and bad shapes.

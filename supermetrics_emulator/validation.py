@@ -91,8 +91,61 @@ def source_of(params: dict[str, Any]) -> DataSource:
     return source
 
 
-def parse_query(params: dict[str, Any], *, logins: Logins) -> QuerySpec:
+@dataclass(frozen=True)
+class QueryLimits:
+    """The API's hard limits on one query; 0 turns a limit off (docs/emulator.md, Settings)."""
+
+    max_accounts: int = 0
+    row_parameter_bound: int = 0
+
+
+def row_parameter(params: dict[str, Any], name: str, default: int, bound: int = 0) -> int:
+    """Read `max_rows`, `offset_start` or `offset_end`: a non-negative int, at most `bound`.
+
+    An absent (or null) parameter means `default`, which the bound does not apply to:
+    a page's default end may lie past the bound, as a result's end does.
+
+    Raises:
+        ApiError: 400 `PARAMETER_INVALID`, as the API answers a value outside its spec.
+    """
+    value = params.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApiError(400, "PARAMETER_INVALID", f"{name} must be a non-negative integer")
+    _check_bound(name, value, bound)
+    return value
+
+
+def _check_bound(name: str, value: object, bound: int) -> None:
+    if bound and isinstance(value, int) and not isinstance(value, bool) and value > bound:
+        raise ApiError(
+            400,
+            "PARAMETER_INVALID",
+            f"{name} must be at most {bound:,}, got {value:,}",
+            "Ask for fewer rows per query: split it by dates or by accounts.",
+        )
+
+
+def _check_account_count(accounts: list[str], limit: int) -> None:
+    if limit and len(accounts) > limit:
+        raise ApiError(
+            400,
+            "ACCOUNTS_INVALID",
+            f"a query takes at most {limit} accounts, got {len(accounts)}",
+            "Split the accounts over several queries.",
+        )
+
+
+def parse_query(
+    params: dict[str, Any], *, logins: Logins, limits: QueryLimits = QueryLimits()
+) -> QuerySpec:
     """Check a submitted query; `logins` expands `ds_accounts` to the accounts it means.
+
+    `limits` are the API's hard limits: the account count is checked after expansion
+    (team lists and filters count the accounts they stand for), and the spec's bound on
+    `max_rows` and the offsets applies. An offset of another type is left to the page
+    request that reads it, as before the bound existed.
 
     Raises:
         ApiError: 400 with the documented code for the first problem found.
@@ -101,16 +154,17 @@ def parse_query(params: dict[str, Any], *, logins: Logins) -> QuerySpec:
     ds_id = source.ds_id
     field_ids = _known(as_list(params.get("fields", []), "fields"), source.fields, "FIELD", ds_id)
     accounts = logins.expand(source, params.get("ds_accounts"))
+    _check_account_count(accounts, limits.max_accounts)
     today = dt.datetime.now(tz=dt.UTC).date()
     start = parse_day(params.get("start_date", "yesterday"), "start_date", today)
     end = parse_day(params.get("end_date", "yesterday"), "end_date", today)
     if end < start:
         raise ApiError(400, "DATE_RANGE_INVALID", f"end_date {end} is before start_date {start}")
     max_rows = params.get("max_rows")
-    if max_rows is not None and (
-        isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0
-    ):
-        raise ApiError(400, "PARAMETER_INVALID", "max_rows must be a non-negative integer")
+    if max_rows is not None:
+        row_parameter(params, "max_rows", 0, limits.row_parameter_bound)
+    for offset in ("offset_start", "offset_end"):
+        _check_bound(offset, params.get(offset), limits.row_parameter_bound)
     settings = params.get("settings") or {}
     if not isinstance(settings, dict):
         raise ApiError(400, "PARAMETER_INVALID", "settings must be an object")

@@ -41,6 +41,7 @@ from tap_supermetrics.errors import (
     ResultShapeError,
     SupermetricsError,
 )
+from tap_supermetrics.licence import remedy
 from tap_supermetrics.pacing import RequestPacer, pacer_for
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ class SupermetricsStream(RESTStream[int]):
         if is_licence_code(code):
             msg = (
                 f"{self._where(response)}: the Supermetrics licence refused the request "
-                f"(HTTP {status}, {info}); retrying in this run would not help"
+                f"(HTTP {status}, {info}): {remedy(code)}; retrying in this run would not help"
             )
             raise LicenceError(msg)
         if self._is_retriable(status):

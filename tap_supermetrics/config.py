@@ -27,6 +27,7 @@ from tap_supermetrics.identifiers import (
     check_ds_id,
     check_stream_name,
 )
+from tap_supermetrics.limits import Limits
 from tap_supermetrics.planner import Reread
 from tap_supermetrics.query_settings import parse_rereads, query_overrides, refresh_tiers
 from tap_supermetrics.refresh import Tier, parse_tiers
@@ -210,6 +211,30 @@ CONFIG_SCHEMA = th.PropertiesList(
         "state is saved after each.",
     ),
     th.Property(
+        "max_rows_per_query",
+        th.IntegerType,
+        default=1_000_000,
+        description="Rows one query may return (default and most: 1,000,000, the API's "
+        "cap). A window whose result reaches it is split (days first, then accounts) and "
+        "read again; windows are sized from the rows earlier runs returned. A query's own "
+        "`max_rows` is a deliberate cut and is never split. See docs/limits-and-budget.md.",
+    ),
+    th.Property(
+        "max_accounts_per_query",
+        th.IntegerType,
+        default=100,
+        description="Accounts one query reads at most (default and most: 100, the API's "
+        "bound); longer account lists go out in groups. Queries without an account field "
+        "(rows summed over accounts) cannot be split and are refused above it.",
+    ),
+    th.Property(
+        "max_rows_per_run",
+        th.IntegerType,
+        description="Row budget of one run, shared by all its streams (default: none). New "
+        "days and due refreshes come first, then backfill, newest days first; queries that "
+        "would pass the budget are deferred to the next runs. See docs/limits-and-budget.md.",
+    ),
+    th.Property(
         "page_size",
         th.IntegerType,
         default=25_000,
@@ -306,6 +331,8 @@ CONFIG_SCHEMA = th.PropertiesList(
 
 
 _DAY_LENGTH = len("YYYY-MM-DD")
+#: The tap's own streams: no query may take their names.
+RESERVED_STREAMS = frozenset({"query_runs", "coverage"})
 
 
 @dataclass(frozen=True)
@@ -415,6 +442,7 @@ def check_settings(config: dict[str, Any], schema: dict[str, Any]) -> None:
         if name in config and float(config[name]) <= 0:
             msg = f"{name} must be a positive number of seconds, got {config[name]}"
             raise ConfigError(msg)
+    Limits.from_config(config)
     date_range(config, today_utc())
 
 
@@ -453,11 +481,11 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
             msg = f"{where}: name is required"
             raise ConfigError(msg)
         check_stream_name(name, where)
-        if name.lower() in seen or name.lower() == "query_runs":
-            other = seen.get(name.lower(), "query_runs")
+        if name.lower() in seen or name.lower() in RESERVED_STREAMS:
+            other = seen.get(name.lower(), name.lower())
             msg = (
                 f"{where}: stream name {name!r} is used twice (as {other!r}; names are compared "
-                "ignoring case, and query_runs is reserved)"
+                f"ignoring case, and {', '.join(sorted(RESERVED_STREAMS))} are reserved)"
             )
             raise ConfigError(msg)
         seen[name.lower()] = name
@@ -527,6 +555,29 @@ def _overrides(entry: dict[str, Any], where: str, config: Mapping[str, Any]) -> 
     return overrides
 
 
+def _check_summed_accounts(ds_accounts: object, where: str, limits: Limits) -> None:
+    """Refuse a listed account set too large for one query when rows are summed over it.
+
+    Without an account field a query's rows are sums over its accounts, so it cannot go
+    out in groups. Lists resolved by the API (`list.all_accounts`, filters) are checked
+    once resolved, before any data query (`reads.py`).
+    """
+    if isinstance(ds_accounts, str):
+        ds_accounts = [] if ds_accounts.startswith("list.") else ds_accounts.split(",")
+    if not isinstance(ds_accounts, list):
+        return
+    accounts = {str(item).strip() for item in ds_accounts if str(item).strip()}
+    accounts = {item for item in accounts if not item.startswith("list.")}
+    if len(accounts) > limits.max_accounts_per_query:
+        msg = (
+            f"{where}: ds_accounts lists {len(accounts)} accounts, more than "
+            f"max_accounts_per_query={limits.max_accounts_per_query}, and the query has no "
+            "account field, so its rows are sums over all accounts and cannot be read in "
+            "groups: add the account field (e.g. profileID) to fields"
+        )
+        raise ConfigError(msg)
+
+
 def _check_primary_keys(primary_keys: object, fields: tuple[str, ...], where: str) -> None:
     if primary_keys is None:
         return
@@ -565,6 +616,8 @@ def _definition(entry: dict[str, Any], where: str, config: Mapping[str, Any]) ->
     if chosen_account_field is not None and chosen_account_field not in fields:
         msg = f"{where}: account_field {chosen_account_field!r} is not among the fields"
         raise ConfigError(msg)
+    if chosen_account_field is None:
+        _check_summed_accounts(entry.get("ds_accounts"), where, Limits.from_config(config))
     overrides = _overrides(entry, where, config)
     primary_keys = entry.get("primary_keys")
     _check_primary_keys(primary_keys, fields, where)

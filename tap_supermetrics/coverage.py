@@ -12,7 +12,9 @@ Ranges, not days, keep it small. `fingerprint` holds a short digest of every que
 parameter that shapes the rows, so a changed query is noticed and read again.
 `refreshed` says, per account, the as-of day each refresh tier last ran
 (`{"111-111-1111": {"30/7": "2024-01-28"}}`), and `rereads` the requested re-reads
-already done (short digests); both are new keys next to the others, which earlier
+already done (short digests); `rows_per_day` the rows per day each account's last
+read returned (`{"111-111-1111": 1250.0}`), which sizes its next windows and estimates
+their cost (`sizing.py`). All three are keys next to the others, which earlier
 releases ignore.
 `replication_key_value` is kept for people and older releases: the last day up to
 which every configured account is loaded without a gap from `start_date`.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 ONE_DAY = dt.timedelta(days=1)
@@ -167,6 +170,8 @@ class Coverage:
     refreshed: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Digests of the requested re-reads already done.
     rereads: list[str] = field(default_factory=list)
+    #: Per account, the rows per day its last complete read returned.
+    rows_per_day: dict[str, float] = field(default_factory=dict)
 
     def loaded(self, account: str) -> DaySet:
         """The days loaded for `account` (empty for an account never read)."""
@@ -192,6 +197,7 @@ class Coverage:
                 if tiers
             },
             "rereads": sorted(self.rereads),
+            "rows_per_day": dict(sorted(self.rows_per_day.items())),
         }
 
 
@@ -225,6 +231,7 @@ def read_coverage(
                 if isinstance(tiers, dict)
             },
             rereads=[str(item) for item in stored.get("rereads") or []],
+            rows_per_day=_rates(stored.get("rows_per_day")),
         )
     value = bookmark.get("replication_key_value")
     if value in (None, "") or bookmark.get("replication_key") != replication_key:
@@ -236,6 +243,20 @@ def read_coverage(
         accounts=dict.fromkeys(accounts, days),
         known=True,
     )
+
+
+def _rates(value: object) -> dict[str, float]:
+    """`rows_per_day` as stored; an entry that is not a number is dropped (re-learned).
+
+    State may come back with its numbers as Decimal (the SDK reads it that way).
+    """
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(account): float(rate)
+        for account, rate in value.items()
+        if isinstance(rate, (int, float, Decimal)) and not isinstance(rate, bool) and rate >= 0
+    }
 
 
 def bookmark_day(coverage: Coverage, accounts: Iterable[str], start_date: dt.date) -> str | None:

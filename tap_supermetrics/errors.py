@@ -104,6 +104,16 @@ class QueryFailedError(SupermetricsError):
         self.info = info or ApiErrorInfo()
 
 
+class ResultCutError(QueryFailedError):
+    """A result reached `max_rows_per_query`: it may be cut, so the window is split."""
+
+    def __init__(self, message: str, *, rows: int, cap: int) -> None:
+        """Keep the result's rows (or those reached) and the cap, for the split's message."""
+        super().__init__(message, status="SUCCESS", info=ApiErrorInfo(code="MAX_ROWS_PER_QUERY"))
+        self.rows = rows
+        self.cap = cap
+
+
 class QueryTimeoutError(SupermetricsError):
     """The query did not finish within `query_timeout`."""
 

@@ -29,6 +29,7 @@ from tap_supermetrics.errors import (
     RunWideError,
     SupermetricsError,
 )
+from tap_supermetrics.licence import remedy
 
 PENDING = frozenset({"SCHEDULED", "QUEUED", "RUNNING"})
 GROWTH = 1.5
@@ -85,6 +86,8 @@ class QueryRun:
     attempts: int = 0
     status_polls: int = 0
     rows_emitted: int = 0
+    #: Rows paged through, in every read of this query (the licence counts them).
+    rows_read: int = 0
     error: str | None = None
 
     def record(self) -> dict[str, Any]:
@@ -114,6 +117,9 @@ class QueryExecution:
     _lookups_held: bool = field(default=True, init=False)
     #: When the first execution of this query succeeded: the window's lineage stamp.
     extracted_at: str | None = field(default=None, init=False)
+    #: Rows of the last complete read, and per account when it read several.
+    rows_read: int = field(default=0, init=False)
+    rows_by_account: dict[str, int] | None = field(default=None, init=False)
 
     @property
     def schedule_id(self) -> str | None:
@@ -270,8 +276,8 @@ class QueryExecution:
             self.run.error = str(info)
             msg = (
                 f"{self.describe}: query {self.run.schedule_id} ended with FAILURE because "
-                f"the Supermetrics licence refused it ({info}); retrying in this run would "
-                "not help"
+                f"the Supermetrics licence refused it ({info}): {remedy(info.code)}; retrying "
+                "in this run would not help"
             )
             raise LicenceError(msg)
         what = "was aborted (STOPPED)" if status == "STOPPED" else "ended with FAILURE"

@@ -82,15 +82,23 @@ class ResultPaginator(OffsetPaginator):
     """Offsets over a finished query's rows; stops at `total_rows` or at a short page."""
 
     def __init__(
-        self, start_value: int, page_size: int, page_of: Callable[[requests.Response], Page]
+        self,
+        start_value: int,
+        page_size: int,
+        page_of: Callable[[requests.Response], Page],
+        limit: int,
     ) -> None:
-        """Start at row `start_value`, asking for `page_size` rows at a time."""
+        """Start at row `start_value`, asking for `page_size` rows at a time, up to `limit`."""
         super().__init__(start_value, page_size)
         self._page_of = page_of
+        self._limit = limit
 
     @override
     def has_more(self, response: requests.Response) -> bool:
-        return self._page_of(response).more_after(self.current_value)
+        page = self._page_of(response)
+        return page.more_after(self.current_value) and (
+            self.current_value + len(page.rows) < self._limit
+        )
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:

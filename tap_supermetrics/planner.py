@@ -21,8 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_supermetrics.coverage import Coverage, DaySet
+from tap_supermetrics.limits import Limits
 from tap_supermetrics.refresh import Tier, lookback
+from tap_supermetrics.sizing import RowRates, account_groups, window_length
 from tap_supermetrics.windows import DateWindow, split
+
+#: Planning without settings: the API's own limits and no budget.
+NO_LIMITS = Limits()
 
 #: The account key of a query whose rows do not carry an account dimension: its rows
 #: are sums over all its accounts, so they are loaded (and re-read) as one.
@@ -77,6 +82,11 @@ class PlannedQuery:
     window: DateWindow | None
     accounts: tuple[str, ...]
     reason: str
+    #: Rows expected, from earlier reads (None: nothing of the stream read yet).
+    estimate: int | None = None
+    #: Days never loaded before the accounts' last loaded day (or any day of an account
+    #: never loaded): with a row budget they come after every stream's new days.
+    backfill: bool = False
 
     def describe(self) -> str:
         """`2024-01-01..2024-01-31, 2 accounts (new account)` for logs and the dry run."""
@@ -190,11 +200,15 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
     tiers: Sequence[Tier] | None = None,
     as_of: dt.date | None = None,
     rereads: Sequence[Reread] = (),
+    limits: Limits = NO_LIMITS,
+    budgeted: bool = False,
 ) -> StreamPlan:
     """Plan a date-incremental stream's reads.
 
     `tiers` (or the `lookback_days` shorthand) say which loaded days to read again;
-    `as_of` is the query's as-of day (default: the last day wanted).
+    `as_of` is the query's as-of day (default: the last day wanted). Windows are sized
+    within `limits` from the coverage's rows per day (`sizing.py`). `budgeted` (a row
+    budget is set) plans backfill apart from new days and refreshes, newest first.
     """
     tiers = tuple(tiers) if tiers is not None else lookback(lookback_days or 0)
     as_of = as_of or wanted.last or dt.date.min
@@ -206,8 +220,8 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
         coverage = Coverage(failed=dict(coverage.failed), known=True)
     coverage.fingerprint = dict(current_fingerprint)
     pending = tuple(item for item in rereads if item.digest not in coverage.rereads)
-    groups: dict[DaySet, list[str]] = {}
-    reasons: dict[DaySet, set[str]] = {}
+    groups: dict[tuple[DaySet, bool], list[str]] = {}
+    reasons: dict[tuple[DaySet, bool], set[str]] = {}
     due: dict[str, tuple[tuple[Tier, DaySet], ...]] = {}
     for account in accounts:
         days, why, due[account] = _account_reads(account, wanted, coverage, tiers, as_of)
@@ -218,17 +232,72 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
             days |= extra
         if changed and days:
             why = {QUERY_CHANGED}
-        if days:
-            groups.setdefault(days, []).append(account)
-            reasons.setdefault(days, set()).update(why)
+        old = _backfill_days(account, days, coverage, changed=changed is not None)
+        classes = [(days - old, False), (old, True)] if budgeted else [(days, False)]
+        for part_days, backfill in classes:
+            if part_days:
+                groups.setdefault((part_days, backfill), []).append(account)
+                reasons.setdefault((part_days, backfill), set()).update(why)
+    rates = RowRates(coverage.rows_per_day)
     queries = [
-        PlannedQuery(window, tuple(members), ", ".join(sorted(reasons[days])))
-        for days, members in groups.items()
-        for item in days
-        for window in split(item.start, item.end, window_days)
+        PlannedQuery(
+            window, group, _reason(reasons[key], key[1], budgeted=budgeted), estimate, key[1]
+        )
+        for key, members in groups.items()
+        for group in account_groups(members, rates, limits)
+        for window, estimate in _windows(key[0], group, rates, limits, window_days)
     ]
-    queries.sort(key=lambda query: query.window.start if query.window else dt.date.min)
+    queries.sort(key=_budgeted_order if budgeted else _date_order)
     return StreamPlan(tuple(queries), coverage, changed, due=due, rereads=pending)
+
+
+def _windows(
+    days: DaySet, group: Sequence[str], rates: RowRates, limits: Limits, window_days: int
+) -> list[tuple[DateWindow, int | None]]:
+    """The group's windows over `days`, sized to fit, each with its estimated rows."""
+    length = window_length(group, rates, limits, window_days)
+    return [
+        (window, rates.estimate(group, window))
+        for item in days
+        for window in split(item.start, item.end, length)
+    ]
+
+
+def _backfill_days(account: str, days: DaySet, coverage: Coverage, *, changed: bool) -> DaySet:
+    """The days of `days` that are backfill: never loaded, and older than the newest loaded.
+
+    An account never loaded (or a query that changed) has only backfill: its newest days
+    come first under a budget anyway, because backfill is read newest first.
+    """
+    loaded = DaySet() if changed else coverage.loaded(account)
+    if loaded.last is None:
+        return days
+    return (days - loaded) & DaySet.of(dt.date.min, loaded.last)
+
+
+#: Reasons that belong to backfill (the others are new days and refreshes).
+_BACKFILL_REASONS = frozenset({FIRST_RUN, NEW_ACCOUNT, QUERY_CHANGED, EARLIER_START, RESUME, GAP})
+
+
+def _reason(reasons: set[str], backfill: bool, budgeted: bool) -> str:  # noqa: FBT001
+    """Why a group's days are read; a budgeted part keeps only the reasons that are its own."""
+    own = reasons
+    if budgeted:
+        own = {why for why in reasons if (why in _BACKFILL_REASONS) == backfill} or reasons
+    return ", ".join(sorted(own))
+
+
+def _date_order(query: PlannedQuery) -> dt.date:
+    return query.window.start if query.window else dt.date.min
+
+
+def _budgeted_order(query: PlannedQuery) -> tuple[bool, int]:
+    """New days and refreshes first (oldest first), then backfill newest first."""
+    if query.window is None:
+        return (query.backfill, 0)
+    if query.backfill:
+        return (True, -query.window.end.toordinal())
+    return (False, query.window.start.toordinal())
 
 
 def _account_reads(
@@ -279,6 +348,11 @@ def _missing_reasons(account: str, missing: DaySet, loaded: DaySet, coverage: Co
     return reasons
 
 
-def plan_full_table(window: DateWindow | None, accounts: Sequence[str]) -> StreamPlan:
-    """A stream without a date field reads everything, every run."""
-    return StreamPlan((PlannedQuery(window, tuple(accounts), "full table"),), Coverage())
+def plan_full_table(
+    window: DateWindow | None, accounts: Sequence[str], limits: Limits = NO_LIMITS
+) -> StreamPlan:
+    """A stream without a date field reads everything, every run (in account groups)."""
+    groups = account_groups(accounts, RowRates({}), limits)
+    return StreamPlan(
+        tuple(PlannedQuery(window, group, "full table") for group in groups), Coverage()
+    )

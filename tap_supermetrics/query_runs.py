@@ -19,6 +19,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_supermetrics.resources import schemas_directory
+from tap_supermetrics.usage import dry_run_total, usage_line
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -53,4 +54,8 @@ class QueryRunsStream(Stream):
         other accounts' and streams' rows and STATE are out before the run fails.
         """
         super().log_sync_costs()
+        dry_run = bool(self.config.get("dry_run"))
+        if dry_run:
+            self.logger.info("%s", dry_run_total(self._run))
+        self.logger.info("%s", usage_line(self._run, dry_run=dry_run))
         self._run.failures.raise_if_any(self.logger)

@@ -20,13 +20,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from functools import cached_property
 from typing import Any
 
 from tap_supermetrics.accounts import ListAccounts, account_keys, request_value
 from tap_supermetrics.config import DateRange, QueryDefinition
 from tap_supermetrics.coverage import ONE_DAY, DaySet, bookmark_day, read_coverage
+from tap_supermetrics.errors import SupermetricsError
+from tap_supermetrics.limits import Limits
 from tap_supermetrics.planner import (
     ALL_ACCOUNTS,
     PlannedQuery,
@@ -37,7 +39,12 @@ from tap_supermetrics.planner import (
     upgrade_fingerprint,
 )
 from tap_supermetrics.refresh import describe as describe_tiers
+from tap_supermetrics.sizing import RowRates
 from tap_supermetrics.windows import DateWindow
+
+
+class AccountLimitError(SupermetricsError):
+    """A query summed over more accounts than one query may take: it cannot be split."""
 
 
 class StreamReads:
@@ -70,6 +77,7 @@ class StreamReads:
         #: The last day that exists somewhere (UTC+14): later days are not read.
         self.last_readable_day = today + ONE_DAY
         self.window_days = int(definition.effective(settings).get("window_days", 30))
+        self.limits = Limits.from_config(settings)
         #: The as-of day refresh tiers count in: the earlier of end_date and yesterday.
         self.as_of = min(configured.end, self.last_complete_day)
         #: The days each account loaded in this run (refresh tiers and re-reads are done
@@ -106,15 +114,34 @@ class StreamReads:
             return (ALL_ACCOUNTS,)
         return self.resolved
 
+    @property
+    def rates(self) -> RowRates:
+        """Rows per day per account, as the last complete reads returned them."""
+        return RowRates(self.plan.coverage.rows_per_day)
+
+    def _refuse_unsplittable(self) -> None:
+        """A query summed over its accounts cannot go out in groups: refuse it above the limit."""
+        countable = [key for key in self.resolved if not key.startswith("list.")]
+        limit = self.limits.max_accounts_per_query
+        if self.summed and len(countable) > limit:
+            msg = (
+                f"stream {self.definition.name!r}: ds_accounts stands for {len(countable)} "
+                f"accounts, more than max_accounts_per_query={limit}, and the query has no "
+                "account field, so its rows are sums over all accounts and cannot be read in "
+                "groups: add the account field (e.g. profileID) to fields"
+            )
+            raise AccountLimitError(msg)
+
     @cached_property
     def plan(self) -> StreamPlan:
         """This run's queries, computed once."""
         definition = self.definition
+        self._refuse_unsplittable()
         if definition.pass_through.get("date_range_type"):
-            return plan_full_table(None, self.keys)
+            return plan_full_table(None, self.keys, self.limits)
         if definition.date_field is None:
             window = DateWindow(self.configured.start, self.configured.end)
-            return plan_full_table(window, self.keys)
+            return plan_full_table(window, self.keys, self.limits)
         shaping = {k: v for k, v in definition.parameters().items() if k != "ds_accounts"}
         shaping["fields"] = list(self.requested_fields)
         current = fingerprint(shaping, self.resolved if self.summed else None, self.metrics)
@@ -145,6 +172,8 @@ class StreamReads:
             tiers=definition.tiers,
             as_of=self.as_of,
             rereads=definition.rereads,
+            limits=self.limits,
+            budgeted=self.limits.max_rows_per_run is not None,
         )
         if plan.changed:
             self.logger.warning(
@@ -159,17 +188,24 @@ class StreamReads:
         """One line per planned query, and a summary line for the stream."""
         queries = self.plan.queries
         prefix = "Dry run: " if dry_run else ""
+        estimated = sum(planned.estimate or 0 for planned in queries)
+        unestimated = sum(planned.estimate is None for planned in queries)
         self.logger.info(
-            "%sstream %r plans %d %s (as of %s; %s)",
+            "%sstream %r plans %d %s, ~%s rows estimated%s (as of %s; %s)",
             prefix,
             self.definition.name,
             len(queries),
             "query" if len(queries) == 1 else "queries",
+            f"{estimated:,}",
+            f", {unestimated} without an estimate (never read)" if unestimated else "",
             self.as_of,
             describe_tiers(self.definition.tiers),
         )
         for planned in queries:
-            self.logger.info("%sstream %r: %s", prefix, self.definition.name, planned.describe())
+            rows = "rows unknown" if planned.estimate is None else f"~{planned.estimate:,} rows"
+            self.logger.info(
+                "%sstream %r: %s, %s", prefix, self.definition.name, planned.describe(), rows
+            )
         unfinished = self.wanted - DaySet.of(self.configured.start, self.last_complete_day)
         if queries and unfinished and self.definition.date_field is not None:
             self.logger.info(
@@ -200,10 +236,20 @@ class StreamReads:
         """Whether a query reads only some of the stream's accounts."""
         return set(planned.accounts) != set(self.keys)
 
-    def loaded(self, accounts: Iterable[str], window: DateWindow | None) -> None:
-        """Record that all rows of `window` were emitted for `accounts`."""
+    def loaded(
+        self,
+        accounts: Iterable[str],
+        window: DateWindow | None,
+        rows: Mapping[str, int] | None = None,
+    ) -> None:
+        """Record that all rows of `window` were emitted for `accounts` (`rows` of each)."""
         if window is None or self.definition.date_field is None:
             return
+        accounts = tuple(accounts)
+        if rows is not None:
+            for account in accounts:
+                rate = rows.get(account, 0) / window.days
+                self.plan.coverage.rows_per_day[account] = round(rate, 1)
         complete = DaySet.of(window.start, min(window.end, self.last_complete_day))
         if complete:
             self.plan.coverage.add(accounts, complete)

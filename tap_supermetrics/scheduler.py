@@ -13,6 +13,9 @@ submitted again. So a stream's first query is submitted ahead only while fewer t
 within half the lifetime, judged by how long the streams read so far took (one
 second each until one has been timed); the rest are submitted later, as the sync
 reaches them.
+
+Every submission, ahead or not, first asks the run's row budget (`budget.py`); with a
+budget, the first `start` ranks every stream's queries against it before any is sent.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from tap_supermetrics.budget import RowBudget
 from tap_supermetrics.errors import RunWideError, SupermetricsError
 
 if TYPE_CHECKING:
@@ -39,7 +43,15 @@ class WindowedQueryStream(Protocol):
         ...
 
     def planned_queries(self) -> list[PlannedQuery]:
-        """The queries this run sends, in order."""
+        """The queries this run sends, in order (the budget's deferrals left out)."""
+        ...
+
+    def plan_candidates(self) -> list[PlannedQuery]:
+        """Every query the plan holds, before the budget (also in a dry run)."""
+        ...
+
+    def estimate(self, planned: PlannedQuery) -> int | None:
+        """Rows expected of `planned`, from what the stream has read so far."""
         ...
 
     def new_execution(self, planned: PlannedQuery) -> QueryExecution:
@@ -70,13 +82,29 @@ class QueryPool:
         self._reading: str | None = None
         self._reading_since = 0.0
         self._read_seconds: list[float] = []
+        self.budget = RowBudget()
+        self._allocated = False
 
     def register(self, stream: WindowedQueryStream) -> None:
         """Add a stream, in sync order."""
         self._streams.append(stream)
 
     def start(self) -> None:
-        """Submit the first queries of the first streams (once per run; later calls top up)."""
+        """Submit the first queries of the first streams (once per run; later calls top up).
+
+        With a row budget, the first call ranks every selected stream's queries first.
+        """
+        if not self._allocated:
+            self._allocated = True
+            if self.budget.limit is not None:
+                self.budget.allocate(
+                    [
+                        (stream.name, planned)
+                        for stream in self._streams
+                        if stream.selected
+                        for planned in stream.plan_candidates()
+                    ]
+                )
         self._top_up()
 
     def submit_ahead(self, stream: WindowedQueryStream, planned: PlannedQuery) -> None:
@@ -89,6 +117,8 @@ class QueryPool:
         """
         key = (stream.name, planned)
         if key not in self._ahead and key not in self._refused:
+            if not self.budget.admit(stream.name, planned, stream.estimate(planned), ahead=True):
+                return
             execution = stream.new_execution(planned)
             try:
                 execution.submit()
@@ -96,14 +126,15 @@ class QueryPool:
                 raise
             except SupermetricsError as error:
                 self._refused[key] = error
+                self.budget.release(stream.name, planned)
                 return
             self._ahead[key] = execution
 
-    def take(self, stream: WindowedQueryStream, planned: PlannedQuery) -> QueryExecution:
+    def take(self, stream: WindowedQueryStream, planned: PlannedQuery) -> QueryExecution | None:
         """Return the execution submitted ahead for this query, or a fresh one.
 
-        Taking a stream's first query marks it as being read: the streams after it are
-        topped up.
+        None: the row budget defers the query to a later run. Taking a stream's first
+        query marks it as being read: the streams after it are topped up.
         """
         if stream.name != self._reading:
             now = self._clock()
@@ -115,13 +146,19 @@ class QueryPool:
         refused = self._refused.pop((stream.name, planned), None)
         if refused is not None:
             raise refused
-        return self._ahead.pop((stream.name, planned), None) or stream.new_execution(planned)
+        ahead = self._ahead.pop((stream.name, planned), None)
+        if ahead is not None:
+            return ahead
+        if not self.budget.admit(stream.name, planned, stream.estimate(planned)):
+            return None
+        return stream.new_execution(planned)
 
     def drop(self, stream: WindowedQueryStream) -> list[QueryExecution]:
         """Forget what was submitted ahead for `stream`; return it, so it can be reported."""
         self._refused = {key: e for key, e in self._refused.items() if key[0] != stream.name}
         dropped = [execution for (name, _), execution in self._ahead.items() if name == stream.name]
         self._ahead = {key: e for key, e in self._ahead.items() if key[0] != stream.name}
+        self.budget.release(stream.name)
         return dropped
 
     def _top_up(self) -> None:

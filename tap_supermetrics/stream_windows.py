@@ -70,6 +70,17 @@ class StreamWindows:
     def planned_queries(self) -> list[PlannedQuery]:
         """The queries this run sends (none in a dry run: it only prints them).
 
+        The row budget's deferrals are left out (`budget.py`).
+        """
+        candidates = self.plan_candidates()
+        if self.dry_run:
+            return []
+        budget = self.run.pool.budget
+        return [query for query in candidates if not budget.is_deferred(self.stream.name, query)]
+
+    def plan_candidates(self) -> list[PlannedQuery]:
+        """Every query of the plan, logged once (also in a dry run).
+
         Planning may list the stream's accounts, also while another stream syncs (the
         pool plans ahead): an error about this stream's data source stops this stream
         only, wherever it arises.
@@ -87,7 +98,12 @@ class StreamWindows:
         if not self._plan_logged:
             self._plan_logged = True
             reads.log_plan(dry_run=self.dry_run)
-        return [] if self.dry_run else list(queries)
+            self.run.pool.budget.of(self.stream.name).planned(queries)
+        return list(queries)
+
+    def estimate(self, planned: PlannedQuery) -> int | None:
+        """Rows expected of `planned`, from the rates read so far (this run's included)."""
+        return self._reads().rates.estimate(planned.accounts, planned.window)
 
     def stream_failed(self, error: SupermetricsError) -> None:
         """Stop this stream for the run: report it, forget its queries submitted ahead.
@@ -117,13 +133,39 @@ class StreamWindows:
         try:
             for index, planned in enumerate(queries):
                 execution = pool.take(self.stream, planned)
+                if execution is None:  # deferred by the row budget
+                    continue
                 if index + 1 < len(queries):
                     pool.submit_ahead(self.stream, queries[index + 1])
-                yield from self._read_planned(planned, execution)
+                try:
+                    yield from self._read_planned(planned, execution)
+                finally:
+                    pool.budget.release(self.stream.name, planned)
         except RunWideError:
             raise
         except SupermetricsError as error:
             self.stream_failed(error)
+        self._log_deferred()
+
+    def _log_deferred(self) -> None:
+        """One line: how many queries and rows the row budget left for the next runs."""
+        budget = self.run.pool.budget
+        usage = budget.of(self.stream.name)
+        if not usage.deferred:
+            return
+        days = sum(query.window.days for query in usage.deferred if query.window)
+        self.logger.info(
+            "%sStream %r: %d %s (~%s rows estimated, %d window-days) %s by "
+            "max_rows_per_run=%s; their days stay missing and the next runs read them",
+            "Dry run: " if self.dry_run else "",
+            self.stream.name,
+            len(usage.deferred),
+            "query" if len(usage.deferred) == 1 else "queries",
+            f"{usage.deferred_rows:,}",
+            days,
+            "would be deferred" if self.dry_run else "deferred",
+            f"{budget.limit:,}" if budget.limit is not None else None,
+        )
 
     def _read_planned(
         self, planned: PlannedQuery, execution: QueryExecution
@@ -169,9 +211,12 @@ class StreamWindows:
         """Wait for the execution and yield its records not yet in `rows`."""
         return self.reader.read(execution, rows, self.describe(planned))
 
-    def window_loaded(self, planned: PlannedQuery) -> None:
+    def window_loaded(self, planned: PlannedQuery, execution: QueryExecution) -> None:
         """Every row of `planned` was emitted: move its accounts' coverage, emit STATE."""
-        self._reads().loaded(planned.accounts, planned.window)
+        rows = execution.rows_by_account
+        if rows is None or len(planned.accounts) == 1:
+            rows = dict.fromkeys(planned.accounts[:1], execution.rows_read)
+        self._reads().loaded(planned.accounts, planned.window, rows)
         self.write_state()
 
     def accounts_failed(

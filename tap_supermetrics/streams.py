@@ -21,6 +21,7 @@ from tap_supermetrics.config import date_range
 from tap_supermetrics.executions import ExecutionFactory
 from tap_supermetrics.fields import FieldSpec, record_schema
 from tap_supermetrics.lifecycle import PollTiming
+from tap_supermetrics.limits import Limits
 from tap_supermetrics.lineage import LINEAGE_FIELD, with_lineage
 from tap_supermetrics.reads import StreamReads
 from tap_supermetrics.sdk_hooks import HookedStream
@@ -85,7 +86,16 @@ class QueryStream(HookedStream):
         self.page_size = int(self.config.get("page_size", 25_000))
         self._run = run
         self._state_writer = tap.state_writer
-        self.reader = WindowReader(self, int(self.config.get("max_resubmits", 3)), run.runs)
+        self.reader = WindowReader(
+            self,
+            int(self.config.get("max_resubmits", 3)),
+            run.runs,
+            row_cap=None
+            if definition.pass_through.get("max_rows") is not None
+            else Limits.from_config(self.config).max_rows_per_query,
+            account_field=definition.account_field,
+            on_rows=lambda rows: run.pool.budget.receive(self.name, rows),
+        )
         self.windows = StreamWindows(
             self,
             ds_id=definition.ds_id,
@@ -179,6 +189,14 @@ class QueryStream(HookedStream):
     def planned_queries(self) -> list[PlannedQuery]:
         """The queries this run sends, in order."""
         return self.windows.planned_queries()
+
+    def plan_candidates(self) -> list[PlannedQuery]:
+        """Every query of the plan, before the row budget."""
+        return self.windows.plan_candidates()
+
+    def estimate(self, planned: PlannedQuery) -> int | None:
+        """Rows expected of `planned`."""
+        return self.windows.estimate(planned)
 
     def new_execution(self, planned: PlannedQuery) -> QueryExecution:
         """An execution of this stream's query for one planned query, not yet submitted."""

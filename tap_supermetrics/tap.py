@@ -1,4 +1,4 @@
-"""TapSupermetrics: the settings, and one stream per configured query plus `query_runs`."""
+"""TapSupermetrics: the settings, one stream per configured query, `coverage`, `query_runs`."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from tap_supermetrics.config import (
     check_settings,
     query_definitions,
 )
+from tap_supermetrics.coverage_stream import CoverageStream
 from tap_supermetrics.discovery import FieldDiscovery
 from tap_supermetrics.errors import ConfigError, SupermetricsError
+from tap_supermetrics.limits import Limits
 from tap_supermetrics.query_runs import QueryRunsStream
 from tap_supermetrics.streams import QueryStream
 from tap_supermetrics.sync_run import SyncRun
@@ -53,6 +55,7 @@ class TapSupermetrics(Tap):
         super().__init__(**kwargs)
         _ = self.definitions
         self._run.pool.result_lifetime = float(self.config.get("result_lifetime", 3600))
+        self._run.pool.budget.limit = Limits.from_config(self.config).max_rows_per_run
 
     @cached_property
     def definitions(self) -> list[QueryDefinition]:
@@ -81,6 +84,8 @@ class TapSupermetrics(Tap):
             QueryStream(self, definition, fields[definition.name], self._run)
             for definition in self.definitions
         ]
+        query_streams = [(stream.name, stream) for stream in streams]
+        streams.append(CoverageStream(self, self._run, query_streams))
         streams.append(QueryRunsStream(self, self._run))
         return streams
 
@@ -120,10 +125,11 @@ class TapSupermetrics(Tap):
     @property
     @override
     def streams(self) -> dict[str, Stream]:
-        """The streams, `query_runs` last so that it reports every query of the sync."""
+        """The streams, `coverage` then `query_runs` last: they report on all the others."""
         streams = super().streams
-        if QueryRunsStream.name in streams and list(streams)[-1] != QueryRunsStream.name:
-            streams[QueryRunsStream.name] = streams.pop(QueryRunsStream.name)
+        for last in (CoverageStream.name, QueryRunsStream.name):
+            if last in streams:
+                streams[last] = streams.pop(last)
         return streams
 
 

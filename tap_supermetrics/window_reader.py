@@ -7,13 +7,20 @@ pages come through the SDK's paging (`request_records`, which calls back into
 Every page is converted and admitted by the window's row memory (`WindowRows`), so a
 read after the results expired (or the process exited) emits only rows not emitted
 before. A read that ends short of `total_rows` fails: no coverage is saved over it.
+
+A result whose rows reach `row_cap` (`max_rows_per_query`) may have been cut by the API
+(whether it refuses or cuts is undocumented): it raises ResultCutError, before paging
+when `total_rows` says so, after the last page when it does not, and the window is split
+(`splitting.py`). Paging never asks past the cap.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from requests.exceptions import RequestException
@@ -23,11 +30,13 @@ from tap_supermetrics.client import STATUS_PATH, payload_of
 from tap_supermetrics.errors import (
     DuplicateKeyError,
     ResubmitError,
+    ResultCutError,
     ResultShapeError,
     SupermetricsError,
 )
 from tap_supermetrics.field_catalog import type_disagreements
 from tap_supermetrics.fields import FieldSpec, RowConverter, ValueConversionError
+from tap_supermetrics.limits import API_MAX_ROWS_PER_QUERY
 from tap_supermetrics.lineage import LINEAGE_FIELD
 from tap_supermetrics.pagination import Page, ResultPaginator, read_page
 
@@ -99,16 +108,37 @@ class _Reading:
     rows: WindowRows
     header_names: list[list[str]]
     offset: int = 0
+    #: Rows per account value, when the query reads several accounts.
+    per_account: Counter[str] | None = None
 
 
 class WindowReader:
     """Reads windows of one stream, one at a time."""
 
-    def __init__(self, stream: PagingStream, max_resubmits: int, runs: list[QueryRun]) -> None:
-        """Read for `stream`; report every execution in `runs` (the `query_runs` records)."""
+    def __init__(  # noqa: PLR0913 - each is one fact about how to read
+        self,
+        stream: PagingStream,
+        max_resubmits: int,
+        runs: list[QueryRun],
+        *,
+        row_cap: int | None = None,
+        account_field: str | None = None,
+        on_rows: Callable[[int], None] = lambda _: None,
+    ) -> None:
+        """Read for `stream`; report every execution in `runs` (the `query_runs` records).
+
+        `row_cap`: a result reaching this many rows is taken as cut (None: the query
+        sets its own `max_rows`, a deliberate cut). `account_field` counts rows per
+        account; `on_rows` hears of every page's rows (the run's row budget).
+        """
         self.stream = stream
         self.max_resubmits = max_resubmits
         self.runs = runs
+        self.row_cap = row_cap
+        #: Paging never asks for a row past this offset.
+        self.page_limit = row_cap or API_MAX_ROWS_PER_QUERY
+        self._count_account = itemgetter(account_field) if account_field else None
+        self._on_rows = on_rows
         self.current: _Reading | None = None
         self._pages: weakref.WeakKeyDictionary[requests.Response, Page] = (
             weakref.WeakKeyDictionary()
@@ -172,7 +202,11 @@ class WindowReader:
         reading = _Reading(
             execution, self._converter(first.field_meta, execution), rows, header_names
         )
-        more = first.more_after(0)
+        self._check_cut(execution, first.total_rows)
+        accounts = execution.params.get("ds_accounts")
+        if self._count_account and isinstance(accounts, list) and len(accounts) > 1:
+            reading.per_account = Counter()
+        more = first.more_after(0) and len(first.rows) < self.page_limit
         if more:
             self.stream.prefetch(self.page_request(execution, len(first.rows)))
         yield from self._records(reading, first.rows)
@@ -184,12 +218,28 @@ class WindowReader:
             except (FatalAPIError, RetriableAPIError, RequestException) as error:
                 raise self.stream.explain(error, execution.describe) from None
         total = execution.run.total_rows
+        if total is None:
+            self._check_cut(execution, reading.offset)
         if total is not None and reading.offset != total:
             msg = (
                 f"{execution.describe}: the API promised {total} rows, "
                 f"{reading.offset} arrived; refusing to save a bookmark over them"
             )
             raise ResultShapeError(msg)
+        execution.rows_read = reading.offset
+        execution.rows_by_account = (
+            dict(reading.per_account) if reading.per_account is not None else None
+        )
+
+    def _check_cut(self, execution: QueryExecution, rows: int | None) -> None:
+        """Refuse a result that reached the row cap: the API may have cut it."""
+        if self.row_cap is None or rows is None or rows < self.row_cap:
+            return
+        msg = (
+            f"{execution.describe}: the result has {rows:,} rows, which reaches "
+            f"max_rows_per_query={self.row_cap:,}; the API may have cut it"
+        )
+        raise ResultCutError(msg, rows=rows, cap=self.row_cap)
 
     def _records(self, reading: _Reading, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         """Convert and check one page; no record of a page with a bad row is emitted."""
@@ -205,8 +255,13 @@ class WindowReader:
                 f"{reading.rows.describe(records[duplicate])}"
             )
             raise DuplicateKeyError(msg)
-        reading.execution.run.rows_emitted += len(emitted)
+        run = reading.execution.run
+        run.rows_emitted += len(emitted)
+        run.rows_read += len(rows)
         reading.offset += len(rows)
+        if reading.per_account is not None and self._count_account is not None:
+            reading.per_account.update(map(self._count_account, records))
+        self._on_rows(len(rows))
         return emitted
 
     def _converter(
@@ -245,7 +300,7 @@ class WindowReader:
     def new_paginator(self) -> ResultPaginator:
         """A paginator that starts after the rows read so far."""
         offset = self.current.offset if self.current else 0
-        return ResultPaginator(offset, self.stream.page_size, self._page_of)
+        return ResultPaginator(offset, self.stream.page_size, self._page_of, self.page_limit)
 
     def next_page_request(self, first: int) -> HTTPRequest:
         """The request for the page of the window being read that starts at row `first`."""
@@ -256,7 +311,7 @@ class WindowReader:
         params = {
             "schedule_id": execution.schedule_id,
             "offset_start": first,
-            "offset_end": first + self.stream.page_size - 1,
+            "offset_end": min(first + self.stream.page_size, self.page_limit) - 1,
         }
         return self.stream.request_for(STATUS_PATH, params)
 
@@ -268,7 +323,7 @@ class WindowReader:
             msg = f"{reading.execution.describe}: a result page came with status {status!r}"
             raise ResultShapeError(msg)
         page = self._page_of(response)
-        if page.more_after(reading.offset):
+        if page.more_after(reading.offset) and reading.offset + len(page.rows) < self.page_limit:
             first = reading.offset + len(page.rows)
             self.stream.prefetch(self.page_request(reading.execution, first))
         return self._records(reading, page.rows)

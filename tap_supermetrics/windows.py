@@ -22,6 +22,11 @@ class DateWindow:
         """`2024-01-01..2024-01-31`."""
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
 
+    @property
+    def days(self) -> int:
+        """How many days the window holds."""
+        return (self.end - self.start).days + 1
+
 
 def split(start: dt.date, end: dt.date, window_days: int) -> Iterator[DateWindow]:
     """Yield consecutive windows of at most `window_days` days covering start..end."""

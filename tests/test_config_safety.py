@@ -84,8 +84,10 @@ def test_stream_names_that_differ_only_in_case_are_refused(tmp_path: Path) -> No
     config = {"queries": [_query(name="Ads"), _query(name="ads")]}
     with pytest.raises(ConfigError, match=r"stream name 'ads' is used twice \(as 'Ads'"):
         query_definitions(config)
-    with pytest.raises(ConfigError, match="query_runs is reserved"):
+    with pytest.raises(ConfigError, match="coverage, query_runs are reserved"):
         query_definitions({"queries": [_query(name="Query_Runs")]})
+    with pytest.raises(ConfigError, match="coverage, query_runs are reserved"):
+        query_definitions({"queries": [_query(name="Coverage")]})
 
 
 def test_a_stream_named_like_another_streams_current_relation_is_refused() -> None:

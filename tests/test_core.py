@@ -45,7 +45,7 @@ def test_primary_keys_are_unique_in_every_stream() -> None:
     """The SDK's own uniqueness test compares generators and cannot fail; this one can."""
     tap = TapSupermetrics(config=SAMPLE_CONFIG)
     for stream in tap.streams.values():
-        if stream.name == "query_runs":
+        if stream.name in {"query_runs", "coverage"}:  # they report on a sync
             continue
         keys = Counter(
             tuple(record[key] for key in stream.primary_keys) for record in stream.get_records(None)

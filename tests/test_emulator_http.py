@@ -104,7 +104,7 @@ def test_urls_over_max_url_length_get_414_and_a_post_carries_the_same_query(
     emulator: EmulatorServer,
 ) -> None:
     query = long_query(600)
-    emulator.configure(extra_accounts={"AW": query["ds_accounts"]})
+    emulator.configure(extra_accounts={"AW": query["ds_accounts"]}, max_accounts_per_query=0)
 
     long_get = call(emulator, "data/json", {**query, "sync_timeout": 10})
     same_post = post(emulator, {**query, "sync_timeout": 10})

@@ -103,6 +103,7 @@ def test_a_metric_value_does_not_depend_on_the_other_columns(emulator: EmulatorS
 
 
 def test_summed_results_stay_lazy_and_deterministic(emulator: EmulatorServer) -> None:
+    emulator.configure(max_result_rows=0, row_parameter_bound=0)  # past the API's caps
     started = time.monotonic()
     query = {
         "fields": ["Date", "Keyword", "Device", "CampaignName", "Clicks", "Conversions"],
@@ -269,10 +270,12 @@ def test_a_drop_rule_only_applies_to_queries_that_hold_its_fields(
 
 def test_dropped_rows_in_a_huge_result_stay_lazy(emulator: EmulatorServer) -> None:
     emulator.configure(
+        max_result_rows=0,  # a 5,004,000-row result, past the API's caps
+        row_parameter_bound=0,
         dropped_rows=[
             {"ds_id": "AW", "match": {"Date": "2020-01-01"}},
             {"ds_id": "AW", "match": {"Date": "2020-05-19", "Keyword": "kw 0999 shoes"}},
-        ]
+        ],
     )
     started = time.monotonic()
     fields = ["Date", "Keyword", "Device", "CampaignName", "Clicks"]
