@@ -12,10 +12,11 @@ Ranges, not days, keep it small. `fingerprint` holds a short digest of every que
 parameter that shapes the rows, so a changed query is noticed and read again.
 `refreshed` says, per account, the as-of day each refresh tier last ran
 (`{"111-111-1111": {"30/7": "2024-01-28"}}`), and `rereads` the requested re-reads
-already done (short digests); `rows_per_day` the rows per day each account's last
-read returned (`{"111-111-1111": 1250.0}`), which sizes its next windows and estimates
-their cost (`sizing.py`). All three are keys next to the others, which earlier
-releases ignore.
+already done (short digests); `rows_read` the rows and days of each account's last
+complete read (`{"111-111-1111": [37500, 30]}`: 1,250 rows a day), which size its next
+windows and estimate their cost (`sizing.py`); whole numbers, because a Singer target
+reads state numbers as Decimal and cannot write a fraction back. All three are keys
+next to the others, which earlier releases ignore.
 `replication_key_value` is kept for people and older releases: the last day up to
 which every configured account is loaded without a gap from `start_date`.
 """
@@ -170,8 +171,13 @@ class Coverage:
     refreshed: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Digests of the requested re-reads already done.
     rereads: list[str] = field(default_factory=list)
-    #: Per account, the rows per day its last complete read returned.
-    rows_per_day: dict[str, float] = field(default_factory=dict)
+    #: Per account, the rows and days of its last complete read.
+    rows_read: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def rows_per_day(self) -> dict[str, float]:
+        """Per account, the rows per day its last complete read returned."""
+        return {account: rows / days for account, (rows, days) in self.rows_read.items()}
 
     def loaded(self, account: str) -> DaySet:
         """The days loaded for `account` (empty for an account never read)."""
@@ -197,7 +203,9 @@ class Coverage:
                 if tiers
             },
             "rereads": sorted(self.rereads),
-            "rows_per_day": dict(sorted(self.rows_per_day.items())),
+            "rows_read": {
+                account: [rows, days] for account, (rows, days) in sorted(self.rows_read.items())
+            },
         }
 
 
@@ -231,7 +239,7 @@ def read_coverage(
                 if isinstance(tiers, dict)
             },
             rereads=[str(item) for item in stored.get("rereads") or []],
-            rows_per_day=_rates(stored.get("rows_per_day")),
+            rows_read=_rows_read(stored.get("rows_read")),
         )
     value = bookmark.get("replication_key_value")
     if value in (None, "") or bookmark.get("replication_key") != replication_key:
@@ -245,18 +253,17 @@ def read_coverage(
     )
 
 
-def _rates(value: object) -> dict[str, float]:
-    """`rows_per_day` as stored; an entry that is not a number is dropped (re-learned).
-
-    State may come back with its numbers as Decimal (the SDK reads it that way).
-    """
+def _rows_read(value: object) -> dict[str, tuple[int, int]]:
+    """`rows_read` as stored; an entry that is not [rows, days] is dropped (re-learned)."""
     if not isinstance(value, dict):
         return {}
-    return {
-        str(account): float(rate)
-        for account, rate in value.items()
-        if isinstance(rate, (int, float, Decimal)) and not isinstance(rate, bool) and rate >= 0
-    }
+    read: dict[str, tuple[int, int]] = {}
+    for account, entry in value.items():
+        if isinstance(entry, list) and len(entry) == 2:  # noqa: PLR2004 - a pair
+            rows, days = (int(item) if isinstance(item, (int, Decimal)) else -1 for item in entry)
+            if rows >= 0 and days > 0:
+                read[str(account)] = (rows, days)
+    return read
 
 
 def bookmark_day(coverage: Coverage, accounts: Iterable[str], start_date: dt.date) -> str | None:

@@ -59,21 +59,23 @@ class CoverageStream(Stream):
         deferred = self._run.pool.budget.of(name).deferred
         for account in reads.keys:
             loaded = coverage.loaded(account)
+            days = {
+                "loaded": loaded,
+                "missing": complete - loaded,
+                "deferred": DaySet(
+                    DayRange(q.window.start, q.window.end)
+                    for q in deferred
+                    if q.window and (account in q.accounts or ALL_ACCOUNTS in q.accounts)
+                ),
+                "failed": self._failed_days(name, account),
+            }
             yield {
                 "stream": name,
                 "account": account,
                 "date_field": reads.definition.date_field,
                 "as_of": reads.as_of.isoformat(),
-                "loaded": _ranges(loaded),
-                "missing": _ranges(complete - loaded),
-                "deferred": _ranges(
-                    DaySet(
-                        DayRange(q.window.start, q.window.end)
-                        for q in deferred
-                        if q.window and (account in q.accounts or ALL_ACCOUNTS in q.accounts)
-                    )
-                ),
-                "failed": _ranges(self._failed_days(name, account)),
+                **{kind: ", ".join(map(str, ranges)) for kind, ranges in days.items()},
+                **{f"{kind}_days": _count(ranges) for kind, ranges in days.items()},
                 "failed_code": coverage.failed.get(account),
                 "refreshed": dict(coverage.refreshed.get(account) or {}),
                 "rows_per_day": coverage.rows_per_day.get(account),
@@ -104,5 +106,5 @@ def planned_reads(stream: Any) -> StreamReads | None:  # noqa: ANN401 - a QueryS
     return reads  # type: ignore[no-any-return]
 
 
-def _ranges(days: DaySet) -> list[dict[str, str]]:
-    return [{"first": r.start.isoformat(), "last": r.end.isoformat()} for r in days]
+def _count(days: DaySet) -> int:
+    return sum((item.end - item.start).days + 1 for item in days)

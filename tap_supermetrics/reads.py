@@ -248,8 +248,7 @@ class StreamReads:
         accounts = tuple(accounts)
         if rows is not None:
             for account in accounts:
-                rate = rows.get(account, 0) / window.days
-                self.plan.coverage.rows_per_day[account] = round(rate, 1)
+                self.plan.coverage.rows_read[account] = (rows.get(account, 0), window.days)
         complete = DaySet.of(window.start, min(window.end, self.last_complete_day))
         if complete:
             self.plan.coverage.add(accounts, complete)

@@ -181,10 +181,11 @@ def test_the_coverage_stream_shows_loaded_missing_and_deferred_days(
     assert set(records) == {("ads", A), ("ads", B), ("ads", C), ("ga", "properties/1001")}
     ads = records[("ads", A)]
     loaded = run.states()[-1]["bookmarks"]["ads"]["coverage"]["accounts"][A]
-    assert [[r["first"], r["last"]] for r in ads["loaded"]] == loaded
-    assert ads["missing"] == [{"first": "2024-01-01", "last": _day_before(loaded[0][0])}]
+    assert ads["loaded"] == ", ".join(f"{first}..{last}" for first, last in loaded)
+    assert ads["missing"] == f"2024-01-01..{_day_before(loaded[0][0])}"
     assert ads["deferred"] == ads["missing"]  # everything missing was deferred by the budget
-    assert ads["failed"] == []
+    assert ads["loaded_days"] + ads["missing_days"] == 60
+    assert (ads["failed"], ads["failed_days"]) == ("", 0)
     assert ads["rows_per_day"] == 3.0
     assert ads["as_of"] == "2024-02-29"
 
