@@ -76,6 +76,11 @@ PASS_THROUGH_PARAMETERS = (
     "date_range_type",
 )
 
+#: `reconcile`: true, false or "strict" (Meltano hands a `string` setting over as text).
+_RECONCILE = th.CustomType(
+    {"type": ["boolean", "string"], "enum": [True, False, "strict", "true", "false"]}
+)
+
 QUERY_SCHEMA = th.ObjectType(
     th.Property(
         "name",
@@ -141,6 +146,16 @@ QUERY_SCHEMA = th.ObjectType(
     th.Property("lookback_days", th.IntegerType, description="This query's own lookback_days."),
     th.Property("window_days", th.IntegerType, description="This query's own window_days."),
     th.Property("refresh", _TIERS, description="This query's own refresh tiers."),
+    th.Property(
+        "reconcile",
+        _RECONCILE,
+        description="This query's own reconcile: refused when the query cannot be reconciled.",
+    ),
+    th.Property(
+        "reconcile_metrics",
+        th.ArrayType(th.StringType),
+        description="The comparable metrics to reconcile (default: all of them).",
+    ),
     additional_properties=False,
 )
 
@@ -233,6 +248,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Row budget of one run, shared by all its streams (default: none). New "
         "days and due refreshes come first, then backfill, newest days first; queries that "
         "would pass the budget are deferred to the next runs. See docs/limits-and-budget.md.",
+    ),
+    th.Property(
+        "reconcile",
+        _RECONCILE,
+        default=False,
+        description="Default of every query's `reconcile`: per window, also send a totals "
+        "query (date, account, comparable metrics) and compare it with the rows loaded, per "
+        "day, account and metric, into the `reconciliation` stream; mismatches are WARNING "
+        'lines and are read again by the next run; "strict" also fails the run. Queries that '
+        "cannot be reconciled are skipped. See docs/reconciliation.md.",
     ),
     th.Property(
         "page_size",
@@ -332,7 +357,7 @@ CONFIG_SCHEMA = th.PropertiesList(
 
 _DAY_LENGTH = len("YYYY-MM-DD")
 #: The tap's own streams: no query may take their names.
-RESERVED_STREAMS = frozenset({"query_runs", "coverage"})
+RESERVED_STREAMS = frozenset({"query_runs", "coverage", "reconciliation"})
 
 
 @dataclass(frozen=True)
@@ -353,6 +378,10 @@ class QueryDefinition:
     tiers: tuple[Tier, ...] = ()
     #: Re-reads asked for this stream (`reread`).
     rereads: tuple[Reread, ...] = ()
+    #: `reconcile` (true, false, "strict"), and whether the query set it itself.
+    reconcile: object = False
+    reconcile_explicit: bool = False
+    reconcile_metrics: tuple[str, ...] | None = None
 
     def effective(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The top-level settings with this query's own on top."""
@@ -634,4 +663,9 @@ def _definition(entry: dict[str, Any], where: str, config: Mapping[str, Any]) ->
         account_field=chosen_account_field,
         settings=overrides,
         tiers=refresh_tiers(overrides, config, where),
+        reconcile=entry["reconcile"] if "reconcile" in entry else config.get("reconcile", False),
+        reconcile_explicit="reconcile" in entry,
+        reconcile_metrics=tuple(entry["reconcile_metrics"])
+        if entry.get("reconcile_metrics") is not None
+        else None,
     )

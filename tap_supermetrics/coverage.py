@@ -85,6 +85,10 @@ class DaySet:
         """`DaySet(2024-01-01..2024-01-31, …)`."""
         return f"DaySet({', '.join(map(str, self.ranges))})"
 
+    def __contains__(self, day: object) -> bool:
+        """Whether a day is in the set."""
+        return isinstance(day, dt.date) and any(r.start <= day <= r.end for r in self.ranges)
+
     def __or__(self, other: DaySet) -> DaySet:
         """The days in either set."""
         return DaySet([*self.ranges, *other.ranges])
@@ -173,6 +177,8 @@ class Coverage:
     rereads: list[str] = field(default_factory=list)
     #: Per account, the rows and days of its last complete read.
     rows_read: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Per account, days whose totals did not reconcile: the next run reads them again.
+    mismatched: dict[str, DaySet] = field(default_factory=dict)
 
     @property
     def rows_per_day(self) -> dict[str, float]:
@@ -205,6 +211,9 @@ class Coverage:
             "rereads": sorted(self.rereads),
             "rows_read": {
                 account: [rows, days] for account, (rows, days) in sorted(self.rows_read.items())
+            },
+            "mismatched": {
+                account: days.to_json() for account, days in sorted(self.mismatched.items()) if days
             },
         }
 
@@ -240,6 +249,10 @@ def read_coverage(
             },
             rereads=[str(item) for item in stored.get("rereads") or []],
             rows_read=_rows_read(stored.get("rows_read")),
+            mismatched={
+                str(account): DaySet.from_json(days)
+                for account, days in (stored.get("mismatched") or {}).items()
+            },
         )
     value = bookmark.get("replication_key_value")
     if value in (None, "") or bookmark.get("replication_key") != replication_key:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tap_supermetrics.lifecycle import PollTiming, QueryExecution, QueryRun
+from tap_supermetrics.reconcile import RECONCILIATION
 
 if TYPE_CHECKING:
     import logging
@@ -45,12 +46,19 @@ class ExecutionFactory:
         text = f"stream {self.stream!r}, window {planned.window or 'as configured'}"
         if self.reads.is_subset(planned):
             text += f", accounts {', '.join(planned.accounts)}"
+        if planned.reason == RECONCILIATION:
+            text += ", totals query"
         return text
 
-    def new_execution(self, planned: PlannedQuery) -> QueryExecution:
-        """An execution of the stream's query for one planned query, not yet submitted."""
+    def new_execution(
+        self, planned: PlannedQuery, fields: tuple[str, ...] | None = None
+    ) -> QueryExecution:
+        """An execution of the stream's query for one planned query, not yet submitted.
+
+        `fields` replaces the query's fields (a totals query asks for fewer).
+        """
         params = self.definition.parameters()
-        params["fields"] = list(self.requested_fields)
+        params["fields"] = list(fields or self.requested_fields)
         accounts = self.reads.accounts_param(planned.accounts)
         params.pop("ds_accounts", None)
         if accounts:

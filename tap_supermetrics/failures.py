@@ -54,13 +54,28 @@ class StreamFailure:
         return text
 
 
+@dataclass(frozen=True)
+class ReconciliationFailure:
+    """A stream whose totals did not reconcile under `reconcile: "strict"`."""
+
+    stream: str
+    what: str
+
+    def __str__(self) -> str:
+        """The stream's reconciliation summary."""
+        return self.what
+
+
+Failure = AccountFailure | StreamFailure | ReconciliationFailure
+
+
 @dataclass
 class FailureLedger:
     """The account and stream failures of a run, shared by every stream."""
 
-    failures: list[AccountFailure | StreamFailure] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
-    def add(self, failure: AccountFailure | StreamFailure) -> None:
+    def add(self, failure: Failure) -> None:
         """Record a failure."""
         self.failures.append(failure)
 
@@ -69,12 +84,17 @@ class FailureLedger:
         if not self.failures:
             return
         accounts = sum(isinstance(failure, AccountFailure) for failure in self.failures)
-        streams = len(self.failures) - accounts
+        streams = sum(isinstance(failure, StreamFailure) for failure in self.failures)
+        mismatched = len(self.failures) - accounts - streams
         counts = []
         if accounts:
             counts.append(f"{accounts} account failure(s)")
         if streams:
             counts.append(f"{streams} stream failure(s)")
+        if mismatched:
+            counts.append(
+                f'{mismatched} stream(s) whose totals did not reconcile (reconcile: "strict")'
+            )
         summary = ", ".join(counts)
         logger.error(
             "%s; everything else was synced, and what failed stays unloaded until a run reads it:",

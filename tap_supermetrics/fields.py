@@ -100,6 +100,9 @@ class FieldSpec:
     field_type: str  # "dim" or "met"
     data_type: str
     description: str | None = None
+    #: False when `/query/fields` marks the metric `is_non_aggregatable` (it cannot be
+    #: summed over rows); None when the source did not say.
+    aggregatable: bool | None = None
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -111,9 +114,9 @@ class FieldSpec:
             schema["description"] = self.description
         return schema
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         """Return the cacheable form (`description` only when there is one)."""
-        cached = {
+        cached: dict[str, Any] = {
             "field_id": self.field_id,
             "field_name": self.field_name,
             "field_type": self.field_type,
@@ -121,6 +124,8 @@ class FieldSpec:
         }
         if self.description:
             cached["description"] = self.description
+        if self.aggregatable is not None:
+            cached["is_non_aggregatable"] = not self.aggregatable
         return cached
 
     @classmethod
@@ -134,12 +139,14 @@ class FieldSpec:
         if not field_type:
             field_type = "dim" if meta.get("@type") == "ds_dimension" else "met"
         description = str(meta.get("description") or "").strip()
+        non_aggregatable = meta.get("is_non_aggregatable")
         return cls(
             field_id=str(meta.get("field_id") or meta.get("id") or ""),
             field_name=str(meta.get("field_name") or meta.get("field_id") or ""),
             field_type=str(field_type),
             data_type=str(meta.get("data_type") or "string"),
             description=description or None,
+            aggregatable=None if non_aggregatable is None else not bool(non_aggregatable),
         )
 
 

@@ -120,6 +120,8 @@ class QueryExecution:
     #: Rows of the last complete read, and per account when it read several.
     rows_read: int = field(default=0, init=False)
     rows_by_account: dict[str, int] | None = field(default=None, init=False)
+    #: The last complete read's metric sums per (day, account), when reconciling.
+    sums: Any = field(default=None, init=False)
 
     @property
     def schedule_id(self) -> str | None:

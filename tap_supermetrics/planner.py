@@ -68,6 +68,8 @@ class Reread:
     accounts: tuple[str, ...] | None
     #: Names the request in the state once it is done.
     digest: str
+    #: Why its days are read (a mismatch of totals has its own reason).
+    reason: str = "requested re-read"
 
     def covers(self, account: str) -> bool:
         """Whether the re-read is about `account`."""
@@ -228,7 +230,7 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
         for item in pending:
             extra = item.days & wanted if item.covers(account) else DaySet()
             if extra - days:
-                why.add(REREAD)
+                why.add(item.reason)
             days |= extra
         if changed and days:
             why = {QUERY_CHANGED}
@@ -277,6 +279,8 @@ def _backfill_days(account: str, days: DaySet, coverage: Coverage, *, changed: b
 
 #: Reasons that belong to backfill (the others are new days and refreshes).
 _BACKFILL_REASONS = frozenset({FIRST_RUN, NEW_ACCOUNT, QUERY_CHANGED, EARLIER_START, RESUME, GAP})
+#: Re-reads whose digest is not kept in `rereads` once done (their days are, elsewhere).
+MISMATCH_PREFIX = "mismatch:"
 
 
 def _reason(reasons: set[str], backfill: bool, budgeted: bool) -> str:  # noqa: FBT001

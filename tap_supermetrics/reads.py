@@ -31,13 +31,16 @@ from tap_supermetrics.errors import SupermetricsError
 from tap_supermetrics.limits import Limits
 from tap_supermetrics.planner import (
     ALL_ACCOUNTS,
+    MISMATCH_PREFIX,
     PlannedQuery,
+    Reread,
     StreamPlan,
     fingerprint,
     plan_full_table,
     plan_stream,
     upgrade_fingerprint,
 )
+from tap_supermetrics.reconcile import MISMATCH
 from tap_supermetrics.refresh import describe as describe_tiers
 from tap_supermetrics.sizing import RowRates
 from tap_supermetrics.windows import DateWindow
@@ -86,6 +89,7 @@ class StreamReads:
         self.bookmark = bookmark
         self._list_accounts = list_accounts
         self.logger = logger
+        self.mismatch_rereads: dict[str, DaySet] = {}
 
     @cached_property
     def resolved(self) -> tuple[str, ...]:
@@ -163,6 +167,15 @@ class StreamReads:
                 json.dumps(definition.ds_accounts),
             )
             return StreamPlan((), coverage)
+        mismatches = tuple(
+            Reread(days, (account,), f"{MISMATCH_PREFIX}{account}", MISMATCH)
+            for account, days in coverage.mismatched.items()
+            if days
+        )
+        #: Days re-read in this run because their totals did not reconcile last time.
+        self.mismatch_rereads = {
+            account: item.days for item in mismatches for account in item.accounts or ()
+        }
         plan = plan_stream(
             wanted=self.wanted,
             accounts=self.keys,
@@ -171,7 +184,7 @@ class StreamReads:
             window_days=self.window_days,
             tiers=definition.tiers,
             as_of=self.as_of,
-            rereads=definition.rereads,
+            rereads=(*definition.rereads, *mismatches),
             limits=self.limits,
             budgeted=self.limits.max_rows_per_run is not None,
         )
@@ -249,6 +262,10 @@ class StreamReads:
         if rows is not None:
             for account in accounts:
                 self.plan.coverage.rows_read[account] = (rows.get(account, 0), window.days)
+        mismatched = self.plan.coverage.mismatched
+        for account in accounts:  # read again: a mismatch is re-read once
+            if account in mismatched:
+                mismatched[account] = mismatched[account] - DaySet.of(window.start, window.end)
         complete = DaySet.of(window.start, min(window.end, self.last_complete_day))
         if complete:
             self.plan.coverage.add(accounts, complete)
@@ -269,7 +286,7 @@ class StreamReads:
                 if not (span - read):
                     coverage.refreshed.setdefault(account, {})[tier.key] = self.as_of.isoformat()
         for item in self.plan.rereads:
-            if item.digest in coverage.rereads:
+            if item.digest in coverage.rereads or item.digest.startswith(MISMATCH_PREFIX):
                 continue
             wanted = item.days & self.wanted
             done = all(
@@ -279,6 +296,21 @@ class StreamReads:
             )
             if done:
                 coverage.rereads.append(item.digest)
+
+    def mismatched(self, account: str, day: dt.date) -> bool:
+        """Record a (day, account) whose totals did not reconcile; False: not again.
+
+        The next run reads it again, once: a day this run re-read for a mismatch is
+        not queued a second time (its rows are what Supermetrics returned, twice).
+        """
+        if day in self.mismatch_rereads.get(account, DaySet()):
+            return False
+        coverage = self.plan.coverage
+        coverage.mismatched[account] = coverage.mismatched.get(account, DaySet()) | DaySet.of(
+            day, day
+        )
+        self._write_back()
+        return True
 
     def failed(self, accounts: Iterable[str], code: str) -> None:
         """Record accounts that failed: their coverage stays, the next run reads them."""

@@ -32,7 +32,7 @@ from tap_supermetrics.fields import FieldSpec
 LOGGER = logging.getLogger("tap_supermetrics.schema_cache")
 
 #: Bumped when the meaning of an entry changes; other values are ignored, not misread.
-SOURCE_FORMAT = 2
+SOURCE_FORMAT = 3
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 _NAME_CHARACTERS = 40
 

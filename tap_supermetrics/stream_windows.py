@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tap_supermetrics.executions import ExecutionFactory
     from tap_supermetrics.lifecycle import QueryExecution
     from tap_supermetrics.reads import StreamReads
+    from tap_supermetrics.reconciler import StreamReconciler, WindowCheck
     from tap_supermetrics.scheduler import WindowedQueryStream
     from tap_supermetrics.sync_run import SyncRun
     from tap_supermetrics.window_reader import WindowReader
@@ -49,6 +50,7 @@ class StreamWindows:
         write_state: Callable[[], None],
         logger: logging.Logger,
         dry_run: bool,
+        reconciler: Callable[[], StreamReconciler | None] = lambda: None,
     ) -> None:
         """Read `stream`'s windows; `reads` and `executions` are made when first needed."""
         self.stream = stream
@@ -60,6 +62,8 @@ class StreamWindows:
         self.write_state = write_state
         self.logger = logger
         self.dry_run = dry_run
+        self._reconciler = reconciler
+        self._check: WindowCheck | None = None
         self.failed_accounts: set[str] = set()
         #: Set when the stream stopped in this run (its data source's error).
         self.failure: SupermetricsError | None = None
@@ -98,7 +102,20 @@ class StreamWindows:
         if not self._plan_logged:
             self._plan_logged = True
             reads.log_plan(dry_run=self.dry_run)
-            self.run.pool.budget.of(self.stream.name).planned(queries)
+            usage = self.run.pool.budget.of(self.stream.name)
+            usage.planned(queries)
+            reconciler = self._reconciler()
+            if reconciler is not None and queries:
+                extra = sum(reconciler.estimate(query) for query in queries)
+                usage.planned_queries += len(queries)
+                usage.planned_rows += extra
+                self.logger.info(
+                    "%sstream %r: plus %d totals queries (reconciliation), ~%s rows",
+                    "Dry run: " if self.dry_run else "",
+                    self.stream.name,
+                    len(queries),
+                    f"{extra:,}",
+                )
         return list(queries)
 
     def estimate(self, planned: PlannedQuery) -> int | None:
@@ -146,6 +163,9 @@ class StreamWindows:
         except SupermetricsError as error:
             self.stream_failed(error)
         self._log_deferred()
+        reconciler = self._reconciler()
+        if reconciler is not None:
+            reconciler.summary()
 
     def _log_deferred(self) -> None:
         """One line: how many queries and rows the row budget left for the next runs."""
@@ -189,7 +209,19 @@ class StreamWindows:
                 return
             planned = PlannedQuery(planned.window, rest, planned.reason)
             execution = self.new_execution(planned)
-        yield from read_isolating_failures(self, planned, execution)
+        reconciler = self._reconciler()
+        check = reconciler.start(planned) if reconciler is not None else None
+        self._check = check
+        try:
+            yield from read_isolating_failures(self, planned, execution)
+        except BaseException:
+            if reconciler is not None and check is not None:
+                reconciler.abandon(check)
+            raise
+        finally:
+            self._check = None
+        if reconciler is not None and check is not None:
+            self.run.reconciliations.extend(reconciler.finish(check))
 
     # What splitting.py needs ------------------------------------------------------
 
@@ -213,6 +245,10 @@ class StreamWindows:
 
     def window_loaded(self, planned: PlannedQuery, execution: QueryExecution) -> None:
         """Every row of `planned` was emitted: move its accounts' coverage, emit STATE."""
+        if self._check is not None:
+            reconciler = self._reconciler()
+            if reconciler is not None:
+                reconciler.part_loaded(self._check, planned, execution)
         rows = execution.rows_by_account
         if rows is None or len(planned.accounts) == 1:
             rows = dict.fromkeys(planned.accounts[:1], execution.rows_read)

@@ -18,12 +18,15 @@ from typing_extensions import override
 from tap_supermetrics.accounts import ACCOUNT_NAME_FIELDS, ACCOUNTS_PATH
 from tap_supermetrics.clock import today_utc
 from tap_supermetrics.config import date_range
+from tap_supermetrics.errors import ConfigError
 from tap_supermetrics.executions import ExecutionFactory
 from tap_supermetrics.fields import FieldSpec, record_schema
 from tap_supermetrics.lifecycle import PollTiming
 from tap_supermetrics.limits import Limits
 from tap_supermetrics.lineage import LINEAGE_FIELD, with_lineage
 from tap_supermetrics.reads import StreamReads
+from tap_supermetrics.reconcile import reconcile_spec
+from tap_supermetrics.reconciler import StreamReconciler
 from tap_supermetrics.sdk_hooks import HookedStream
 from tap_supermetrics.stream_windows import StreamWindows
 from tap_supermetrics.window_reader import WindowReader
@@ -77,6 +80,7 @@ class QueryStream(HookedStream):
         schema = with_lineage(record_schema(fields))
         super().__init__(tap=tap, name=definition.name, schema=schema)
         self.definition = definition
+        self.fields = fields
         self.metric_ids = frozenset(spec.field_id for spec in fields if spec.field_type != "dim")
         self.replication_key = definition.date_field
         self.primary_keys = list(
@@ -106,6 +110,7 @@ class QueryStream(HookedStream):
             write_state=self._write_state,
             logger=self.logger,
             dry_run=bool(self.config.get("dry_run")),
+            reconciler=lambda: self.reconciler,
         )
         run.pool.register(self)
 
@@ -145,6 +150,28 @@ class QueryStream(HookedStream):
             timing=PollTiming.from_config(dict(self.config)),
             page_size=self.page_size,
             logger=self.logger,
+        )
+
+    @cached_property
+    def reconciler(self) -> StreamReconciler | None:
+        """This stream's totals queries, when it reconciles (after the catalog's selection)."""
+        try:
+            spec, _ = reconcile_spec(self.definition, self.fields, self.requested_fields)
+        except ConfigError as error:  # the catalog deselected what the query names
+            self.logger.warning("%s; not reconciled", error)
+            return None
+        if spec is None:
+            return None
+        self.reader.reconcile = spec
+        return StreamReconciler(
+            stream=self.name,
+            spec=spec,
+            schema=self.schema,
+            reads=lambda: self.reads,
+            executions=lambda: self.executions,
+            run=self._run,
+            logger=self.logger,
+            page_size=self.page_size,
         )
 
     def _write_state(self) -> None:
@@ -206,6 +233,7 @@ class QueryStream(HookedStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        _ = self.reconciler  # the reader sums what it reconciles from the first window on
         return self.windows.records()
 
     @override

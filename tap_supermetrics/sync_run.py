@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tap_supermetrics.accounts import AccountDirectory
 from tap_supermetrics.failures import FailureLedger
@@ -18,3 +19,5 @@ class SyncRun:
     runs: list[QueryRun] = field(default_factory=list)
     accounts: AccountDirectory = field(default_factory=AccountDirectory)
     failures: FailureLedger = field(default_factory=FailureLedger)
+    #: The `reconciliation` records of the run's windows.
+    reconciliations: list[dict[str, Any]] = field(default_factory=list)

@@ -23,6 +23,8 @@ from tap_supermetrics.discovery import FieldDiscovery
 from tap_supermetrics.errors import ConfigError, SupermetricsError
 from tap_supermetrics.limits import Limits
 from tap_supermetrics.query_runs import QueryRunsStream
+from tap_supermetrics.reconcile import reconcile_spec
+from tap_supermetrics.reconciliation_stream import ReconciliationStream
 from tap_supermetrics.streams import QueryStream
 from tap_supermetrics.sync_run import SyncRun
 from tap_supermetrics.writer import StateFlushingWriter
@@ -78,6 +80,10 @@ class TapSupermetrics(Tap):
         """
         try:
             fields = FieldDiscovery(self, self.definitions).fields_by_stream()
+            for definition in self.definitions:
+                _, skipped = reconcile_spec(definition, fields[definition.name], definition.fields)
+                if skipped:
+                    self.logger.info("%s", skipped)
         except ConfigError as error:
             raise ConfigValidationError(str(error), errors=[str(error)]) from None
         streams: list[Stream] = [
@@ -85,6 +91,7 @@ class TapSupermetrics(Tap):
             for definition in self.definitions
         ]
         query_streams = [(stream.name, stream) for stream in streams]
+        streams.append(ReconciliationStream(self, self._run))
         streams.append(CoverageStream(self, self._run, query_streams))
         streams.append(QueryRunsStream(self, self._run))
         return streams
@@ -127,7 +134,7 @@ class TapSupermetrics(Tap):
     def streams(self) -> dict[str, Stream]:
         """The streams, `coverage` then `query_runs` last: they report on all the others."""
         streams = super().streams
-        for last in (CoverageStream.name, QueryRunsStream.name):
+        for last in (ReconciliationStream.name, CoverageStream.name, QueryRunsStream.name):
             if last in streams:
                 streams[last] = streams.pop(last)
         return streams

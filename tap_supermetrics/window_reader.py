@@ -39,6 +39,7 @@ from tap_supermetrics.fields import FieldSpec, RowConverter, ValueConversionErro
 from tap_supermetrics.limits import API_MAX_ROWS_PER_QUERY
 from tap_supermetrics.lineage import LINEAGE_FIELD
 from tap_supermetrics.pagination import Page, ResultPaginator, read_page
+from tap_supermetrics.reconcile import ReconcileSpec, WindowSums
 
 if TYPE_CHECKING:
     import logging
@@ -110,6 +111,8 @@ class _Reading:
     offset: int = 0
     #: Rows per account value, when the query reads several accounts.
     per_account: Counter[str] | None = None
+    #: Per (day, account) metric sums of every row seen, when the stream reconciles.
+    sums: WindowSums | None = None
 
 
 class WindowReader:
@@ -124,6 +127,7 @@ class WindowReader:
         row_cap: int | None = None,
         account_field: str | None = None,
         on_rows: Callable[[int], None] = lambda _: None,
+        reconcile: ReconcileSpec | None = None,
     ) -> None:
         """Read for `stream`; report every execution in `runs` (the `query_runs` records).
 
@@ -139,6 +143,7 @@ class WindowReader:
         self.page_limit = row_cap or API_MAX_ROWS_PER_QUERY
         self._count_account = itemgetter(account_field) if account_field else None
         self._on_rows = on_rows
+        self.reconcile = reconcile
         self.current: _Reading | None = None
         self._pages: weakref.WeakKeyDictionary[requests.Response, Page] = (
             weakref.WeakKeyDictionary()
@@ -203,6 +208,8 @@ class WindowReader:
             execution, self._converter(first.field_meta, execution), rows, header_names
         )
         self._check_cut(execution, first.total_rows)
+        if self.reconcile is not None:
+            reading.sums = WindowSums(self.reconcile)
         accounts = execution.params.get("ds_accounts")
         if self._count_account and isinstance(accounts, list) and len(accounts) > 1:
             reading.per_account = Counter()
@@ -227,6 +234,7 @@ class WindowReader:
             )
             raise ResultShapeError(msg)
         execution.rows_read = reading.offset
+        execution.sums = reading.sums
         execution.rows_by_account = (
             dict(reading.per_account) if reading.per_account is not None else None
         )
@@ -261,6 +269,8 @@ class WindowReader:
         reading.offset += len(rows)
         if reading.per_account is not None and self._count_account is not None:
             reading.per_account.update(map(self._count_account, records))
+        if reading.sums is not None:
+            reading.sums.add(records)
         self._on_rows(len(rows))
         return emitted
 

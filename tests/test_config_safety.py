@@ -84,9 +84,9 @@ def test_stream_names_that_differ_only_in_case_are_refused(tmp_path: Path) -> No
     config = {"queries": [_query(name="Ads"), _query(name="ads")]}
     with pytest.raises(ConfigError, match=r"stream name 'ads' is used twice \(as 'Ads'"):
         query_definitions(config)
-    with pytest.raises(ConfigError, match="coverage, query_runs are reserved"):
+    with pytest.raises(ConfigError, match="coverage, query_runs, reconciliation are reserved"):
         query_definitions({"queries": [_query(name="Query_Runs")]})
-    with pytest.raises(ConfigError, match="coverage, query_runs are reserved"):
+    with pytest.raises(ConfigError, match="coverage, query_runs, reconciliation are reserved"):
         query_definitions({"queries": [_query(name="Coverage")]})
 
 

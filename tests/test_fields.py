@@ -31,7 +31,7 @@ from tap_supermetrics.fields import (
 )
 from tap_supermetrics.pagination import read_page
 from tap_supermetrics.row_memory import KEY_BITS, ROW_BITS, PageDigests
-from tap_supermetrics.schema_cache import SchemaCache
+from tap_supermetrics.schema_cache import SOURCE_FORMAT, SchemaCache
 from tests.conftest import assert_records_match_their_schemas
 
 
@@ -641,7 +641,7 @@ def test_a_cache_entry_that_links_outside_is_neither_read_nor_written(tmp_path: 
     directory = tmp_path / "cache"
     directory.mkdir()
     outside = tmp_path / "outside.json"
-    outside.write_text(json.dumps({"format": 2, "ds_id": "AW", "fields": []}))
+    outside.write_text(json.dumps({"format": SOURCE_FORMAT, "ds_id": "AW", "fields": []}))
     cache = SchemaCache(directory, "https://api.example.com/enterprise/v2")
     cache.source_path("AW").symlink_to(outside)
 

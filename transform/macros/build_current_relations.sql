@@ -179,6 +179,7 @@ where _sm_row_stamp >= coalesce(_sm_run_stamp, _sm_raw_stamp)
       "runs.stream = '" ~ (stream | replace("'", "''")) ~ "'",
       "runs.status = 'SUCCESS'",
       'runs.extracted_at is not null',
+      "coalesce(runs.reason, '') <> 'reconciliation'",
   ] -%}
   {%- if 'day' in partition -%}
     {%- do conditions.append('runs.start_date is not null and runs.end_date is not null') -%}
