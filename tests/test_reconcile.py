@@ -65,7 +65,8 @@ def test_a_campaign_missing_from_split_answers_is_flagged_on_exactly_its_day_and
     assert "2 of 14" in summary[0]
     record = next(r for r in run.records("reconciliation") if r["date"] == "2024-01-05")
     assert record["difference"] == record["loaded"] - record["source"]
-    assert record["data_schedule_ids"] and record["totals_schedule_id"]
+    assert record["data_schedule_ids"]
+    assert record["totals_schedule_id"]
     totals = [r for r in run.records("query_runs") if r["reason"] == "reconciliation"]
     assert len(totals) == 1
     assert totals[0]["stream"] == "ads"
