@@ -118,7 +118,8 @@ def test_a_split_and_an_expired_window_reconcile(emulator: EmulatorServer, tmp_p
     assert run.returncode == 0, run.stderr[-3000:]
     assert "may have cut" in run.stderr
     results = verdicts(run)
-    assert results and all(results.values()), [k for k, v in results.items() if not v][:5]
+    assert results
+    assert all(results.values()), [k for k, v in results.items() if not v][:5]
     assert len(results) == 7 * 2 * 4
     data_ids = {len(r["data_schedule_ids"]) for r in run.records("reconciliation")}
     assert max(data_ids) > 1  # a split window's parts are all named
