@@ -1,10 +1,11 @@
-"""Peak RSS of the emulator while it serves a 1,000,000-row result page by page.
+"""Peak RSS of the emulator while it serves a million-row result (999,000) page by page.
 
-Run: .venv/bin/python bench/emulator_memory.py   (target: < 150 MB)
+Run: .venv/bin/python -m bench.emulator_memory   (target: < 150 MB)
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 from bench.common import MILLION_ROW_QUERY, call, emulator_process, peak_rss_mb, run_query
@@ -36,7 +37,7 @@ def main() -> dict[str, float]:
         seconds = time.perf_counter() - started
         peak = peak_rss_mb(emulator.process.pid)
     print(
-        f"emulator served {rows:,} rows in {rows // PAGE} pages of {PAGE:,} "
+        f"emulator served {rows:,} rows in {math.ceil(rows / PAGE)} pages of {PAGE:,} "
         f"in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)"
     )
     print(
