@@ -2,9 +2,15 @@
 
 Field metadata follows the shape of the official client's models (`field_id`,
 `field_name`, `field_type` dim/met, dotted `data_type`) and of `/query/fields`
-(`description`, `group_name`, `is_filterable`). Dimension values come from fixed lists
-so that rows are reproducible; unicode, empty strings and nulls are in there on
-purpose, because real marketing data has them.
+(`description`, `group_name`, `is_filterable`, and `is_non_aggregatable` on ratios).
+Dimension values come from fixed lists so that rows are reproducible; unicode, empty
+strings and nulls are in there on purpose, because real marketing data has them.
+
+Metrics come in two kinds (docs/emulator-arithmetic.md "Metrics"): additive ones (counts,
+money, fractional amounts), which sum over any dimension left out of a query, and ratios
+(`ratio_of`), which are recomputed from a row's own additive values and never summed. An
+additive metric with `parts` is their sum in every row (impressions are the clicked ones
+plus the others), so that a ratio of a part to its whole stays at most 100%.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ class Field:
     the account field (`is_account`, which holds account ids) reports the account's
     name, as `/query/accounts` lists it. `description`, `group_name` and
     `is_filterable` are what `/query/fields` tells a client.
+
+    A metric is additive unless `ratio_of` names its numerator and denominator (additive
+    metrics of the same data source, a hidden one allowed): such a ratio is recomputed per
+    row and `/query/fields` marks it `is_non_aggregatable`. An additive metric with
+    `parts` is the sum of those metrics (of its own data type, hidden ones allowed).
     """
 
     field_id: str
@@ -45,6 +56,21 @@ class Field:
     description: str = ""
     group_name: str = ""
     is_filterable: bool = True
+    ratio_of: tuple[str, str] | None = None
+    parts: tuple[str, ...] = ()
+
+    @property
+    def is_weighted(self) -> bool:
+        """Whether rows split by this dimension share a metric out by weights.
+
+        Every enumerated dimension does: the date and the account have their own rules
+        and an attribute rides on its parent.
+        """
+        return (
+            self.field_type == "dim"
+            and not (self.is_date or self.is_account)
+            and self.attribute_of is None
+        )
 
 
 @dataclass(frozen=True)
@@ -62,9 +88,11 @@ class DataSource:
 
     Real keys may hold several logins per data source; one is enough to exercise
     every client path, so each data source has exactly one (`ds_user`).
-    `account_seed` names the account in seed labels (see `rows.py`) when it is not the
+    `account_seed` names the account in seed labels (see `metrics.py`) when it is not the
     account field's id: Google Ads keeps `profile`, the field that carried the account id
-    before `profileID` did, so that its rows kept their values.
+    before `profileID` did, so that its rows kept their values. `hidden_metrics` are
+    additive metrics no query can ask for, parts of others or of ratios (GA4's bounced
+    sessions, behind its sessions and its bounce rate).
     """
 
     ds_id: str
@@ -74,6 +102,20 @@ class DataSource:
     ds_user: str = ""
     display_name: str = ""
     account_seed: str = ""
+    hidden_metrics: dict[str, Field] = field(default_factory=dict)
+
+    def metric(self, field_id: str) -> Field:
+        """Return a metric by id, a hidden one included."""
+        found = self.fields.get(field_id) or self.hidden_metrics.get(field_id)
+        if found is None or found.field_type != "met":
+            msg = f"{self.ds_id} has no metric {field_id!r}"
+            raise KeyError(msg)
+        return found
+
+    @property
+    def weighted_dimensions(self) -> tuple[str, ...]:
+        """The dimensions a metric is shared out over (see `Field.is_weighted`)."""
+        return tuple(item.field_id for item in self.fields.values() if item.is_weighted)
 
     @property
     def account_ids(self) -> tuple[str, ...]:
@@ -204,6 +246,7 @@ GOOGLE_ADS = DataSource(
             INT,
             description="How many times the ads were shown.",
             group_name="Performance",
+            parts=("Clicks", "UnclickedImpressions"),
         ),
         Field(
             "Clicks",
@@ -228,6 +271,7 @@ GOOGLE_ADS = DataSource(
             PERCENT,
             description="Clicks divided by impressions, as a percentage.",
             group_name="Performance",
+            ratio_of=("Clicks", "Impressions"),
         ),
         Field(
             "Conversions",
@@ -245,6 +289,7 @@ GOOGLE_ADS = DataSource(
             PERCENT,
             description="Conversions divided by clicks, as a percentage.",
             group_name="Conversions",
+            ratio_of=("Conversions", "Clicks"),
         ),
         Field(
             "VideoViews",
@@ -262,6 +307,7 @@ GOOGLE_ADS = DataSource(
             description="The average amount paid for one click.",
             group_name="Cost",
             is_filterable=False,
+            ratio_of=("Cost", "Clicks"),
         ),
         # A month key, not a day: a plain dimension over a fixed list of months (not
         # derived from the query's dates), for queries that must not be day-windowed.
@@ -273,6 +319,16 @@ GOOGLE_ADS = DataSource(
             values=tuple(f"2024-{month:02d}" for month in range(1, 13)),
             description="The calendar month the ads ran in, as YYYY-MM.",
             group_name="Time",
+        ),
+    ),
+    hidden_metrics=_fields(
+        Field(
+            "UnclickedImpressions",
+            "Impressions without a click",
+            "met",
+            INT,
+            description="How many times the ads were shown and not clicked.",
+            group_name="Performance",
         ),
     ),
 )
@@ -339,6 +395,7 @@ GA4 = DataSource(
             INT,
             description="How many sessions began on the site.",
             group_name="Session",
+            parts=("BouncedSessions", "EngagedSessions"),
         ),
         Field(
             "Users",
@@ -355,6 +412,7 @@ GA4 = DataSource(
             PERCENT,
             description="The share of sessions that were not engaged, as a percentage.",
             group_name="Session",
+            ratio_of=("BouncedSessions", "Sessions"),
         ),
         Field(
             "EngagementDuration",
@@ -381,6 +439,24 @@ GA4 = DataSource(
             description="Revenue from purchases, subscriptions and ads, in the property's "
             "currency.",
             group_name="Ecommerce",
+        ),
+    ),
+    hidden_metrics=_fields(
+        Field(
+            "BouncedSessions",
+            "Bounced sessions",
+            "met",
+            INT,
+            description="How many sessions were not engaged: the bounce rate's numerator.",
+            group_name="Session",
+        ),
+        Field(
+            "EngagedSessions",
+            "Engaged sessions",
+            "met",
+            INT,
+            description="How many sessions were engaged: sessions less the bounced ones.",
+            group_name="Session",
         ),
     ),
 )

@@ -14,9 +14,13 @@ from supermetrics_emulator.validation import source_of
 
 
 def field_entry(item: Field) -> dict[str, Any]:
-    """Describe one field as `/query/fields` does."""
+    """Describe one field as `/query/fields` does.
+
+    Metrics say whether they can be summed over rows (`is_non_aggregatable`: ratios
+    cannot), so that a client knows which ones a totals query can check.
+    """
     metric = item.field_type == "met"
-    return {
+    entry = {
         "@type": "ds_metric" if metric else "ds_dimension",
         "field_id": item.field_id,
         "field_name": item.field_name,
@@ -26,6 +30,9 @@ def field_entry(item: Field) -> dict[str, Any]:
         "group_name": item.group_name,
         "is_filterable": item.is_filterable,
     }
+    if metric:
+        entry["is_non_aggregatable"] = item.ratio_of is not None
+    return entry
 
 
 def fields_answer(params: dict[str, Any], request_id: str) -> dict[str, Any]:

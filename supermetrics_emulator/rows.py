@@ -5,23 +5,18 @@ A result is never materialised: row *i* is computed from its index, so a page of
 ordered by date, then by the requested dimensions in request order (the last one
 varies fastest).
 
-An account's metric values depend only on the row's dimension values, the account
-and the data revision, never on the query that asked for them: overlapping date
-windows and re-reads see the same numbers, exactly like a real, settled data source.
-A query without the account dimension sums over its accounts (averages percentages),
-as Supermetrics does, so it equals the sum of the per-account rows.
+A row's metrics follow docs/emulator-arithmetic.md (`metrics.py` holds the arithmetic):
+an additive metric is a (day, account) amount times a weight per dimension value on the
+row, times the weight sums of the dimensions the query leaves out, so that any query's
+rows add up to any coarser query's, a totals query (date and account alone) included;
+a ratio is recomputed from the row's own amounts. Nothing depends on the query that
+asked, beyond which dimensions it splits by: overlapping date windows and re-reads see
+the same numbers, exactly like a real, settled data source. A query without the
+account dimension sums over its accounts, as Supermetrics does.
 
-The arithmetic, all modulo P = 4,294,967,291: a label's seed is an FNV-1a-style 64-bit
-hash of its UTF-8 bytes (`_seed`) put through the splitmix64 finaliser (`mix64`).
-Labels are `day:<date>`, `<ds_id>:<dimension>:<value>` for a dimension's values and
-`<ds_id>:<account seed name>:<account id>` for an account (`AW:profile:111-111-1111`:
-Google Ads' accounts keep the name of the field that carried their ids before
-`profileID`, `DataSource.account_seed`). A row's key is (sum of its axes' seeds, the
-account's included, or the account's seed added per account when summing) x
-2,654,435,761 mod P; each metric is key x (1 + seed of `metric:<field id>` mod (P - 1))
-mod P, reduced per data type (`_metric_cell`). An attribute of the account field
-(Google Ads' `profile`) reports the account's name: it rides on the account's axis and
-adds no seed of its own, so asking for it never changes a metric.
+The generator is compiled per plan: positions advance like an odometer, and each
+level keeps its partial product of weights, so a row costs one multiplication per
+amount it needs (a ratio's parts included) on top of building its list.
 """
 
 from __future__ import annotations
@@ -31,41 +26,39 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from supermetrics_emulator.catalog import BOOL, CURRENCY, FLOAT, INT, PERCENT, DataSource, Field
+from supermetrics_emulator.catalog import DataSource, Field
 from supermetrics_emulator.dropped import Skips, matching_indexes
+from supermetrics_emulator.metrics import (
+    DayValues,
+    Measure,
+    Ratio,
+    additive_cell,
+    left_out,
+    measure_of,
+    ratio_cell,
+    ratio_of,
+    scaled,
+    weights,
+)
 from supermetrics_emulator.upstream import NO_CHANGES, DropRule, Upstream, same
-
-_MASK = (1 << 64) - 1
-_PRIME = 4_294_967_291  # the largest prime below 2**32: keeps every product a small int
-
-
-def mix64(value: int) -> int:
-    """Return the splitmix64 finaliser of `value`: cheap, well spread, reproducible."""
-    value = (value + 0x9E3779B97F4A7C15) & _MASK
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK
-    return value ^ (value >> 31)
-
-
-def _seed(text: str) -> int:
-    acc = 1469598103934665603
-    for byte in text.encode():
-        acc = ((acc ^ byte) * 1099511628211) & _MASK
-    return mix64(acc) % _PRIME
 
 
 @dataclass(frozen=True)
 class Axis:
-    """One enumerated dimension of the result: its labels and a seed per position."""
+    """One enumerated dimension of the result: its labels, and what its positions are.
+
+    `weighted`: a catalogue dimension whose values weigh metrics (not the date, not the
+    accounts).
+    """
 
     name: str
     labels: tuple[object, ...]
-    seeds: tuple[int, ...]
+    weighted: bool = False
 
     @property
     def size(self) -> int:
         """How many positions this axis has."""
-        return len(self.seeds)
+        return len(self.labels)
 
 
 @dataclass(frozen=True)
@@ -115,16 +108,15 @@ class ResultPlan:
         self.upstream = upstream.for_source(source.ds_id)
         self.dated = any(f.is_date for f in self.fields)
         day_labels = [d.isoformat() for d in self.days] if self.dated else [f"{start}..{end}"]
-        self.axes = [Axis("Date", tuple(day_labels), tuple(_seed(f"day:{d}") for d in day_labels))]
+        self.axes = [Axis("Date", tuple(day_labels))]
         self._axis_of: dict[str, int] = {"Date": 0}
         for item in self.fields:
             if not (item.is_date or item.field_type == "met"):
                 self._add_axis(item)
         account_field = source.account_field
-        #: Without the account's axis (its id or name asked for), a row sums over these
-        #: accounts' seeds.
+        #: Without the account's axis (its id or name asked for), a row sums over the
+        #: query's accounts.
         self.summed = account_field is None or account_field.field_id not in self._axis_of
-        self._account_seeds = tuple(self._account_seed(account) for account in accounts)
         self._revised_from_day = next(
             (n for n, day in enumerate(self.days) if day >= revision.from_date), len(self.days)
         )
@@ -139,23 +131,19 @@ class ResultPlan:
         #: Rows kept: the natural ones up to the cap.
         self.kept_rows = min(self.natural_rows, max_result_rows or self.natural_rows)
 
-    def _account_seed(self, account: str) -> int:
-        return _seed(f"{self.source.ds_id}:{self.source.account_seed_name}:{account}")
+    def _account_label(self, account: str) -> str:
+        return f"{self.source.ds_id}:{self.source.account_seed_name}:{account}"
 
     def _add_axis(self, item: Field) -> None:
         axis_name = item.attribute_of or item.field_id
         if axis_name in self._axis_of:
             return
         parent = self.source.fields[axis_name]
-        labels: tuple[object, ...]
-        if parent.is_account:
-            labels = self.accounts
-            seeds = tuple(self._account_seed(account) for account in self.accounts)
-        else:
-            labels = parent.values
-            seeds = tuple(_seed(f"{self.source.ds_id}:{axis_name}:{label}") for label in labels)
         self._axis_of[axis_name] = len(self.axes)
-        self.axes.append(Axis(axis_name, labels, seeds))
+        if parent.is_account:
+            self.axes.append(Axis(axis_name, self.accounts))
+        else:
+            self.axes.append(Axis(axis_name, parent.values, weighted=parent.is_weighted))
 
     def _values(self, item: Field) -> tuple[object, ...]:
         """What a dimension holds per position of its axis, before renames."""
@@ -222,102 +210,181 @@ class ResultPlan:
             positions.append(position)
         positions.reverse()
         count = max(0, min(count, self.full_rows - start))
-        return self._compiled(positions, count, self._revised_from_day, self.revision.number)
+        return self._compiled(positions, count)
 
     def _labels(self, item: Field) -> tuple[object, ...]:
         """What a dimension column reports per axis position, renames applied."""
         return tuple(self.upstream.renamed(item.field_id, label) for label in self._values(item))
 
     @cached_property
-    def _compiled(self) -> Callable[..., Iterator[list[object]]]:
-        """Compile a row generator for this plan: it runs for every row served.
+    def _metrics(self) -> _Metrics:
+        """The amounts the metric columns need, and where each column finds its own."""
+        return _Metrics(self.source, [item for item in self.fields if item.field_type == "met"])
 
-        Positions advance like an odometer (the last axis fastest); each row's key is
-        the sum of its positions' seeds (and, summing over accounts, an account's), and
-        every metric is a cheap function of it.
-        """
-        names: dict[str, object] = {"P": _PRIME, "D": self.axes[0].labels, "nsum": _nullable_sum}
-        axes = range(len(self.axes))
-        for number in axes:
-            names[f"S{number}"] = self.axes[number].seeds
-        seed_sum = " + ".join(f"S{n}[p{n}]" for n in axes)
-        summed_over = self._account_seeds if self.summed else ()
-        if len(summed_over) > 1:
-            # One row key per account, unrolled: a comprehension per cell costs twice as much.
-            keys = [f"h{n}" for n in range(len(summed_over))]
-            key = f"k = {seed_sum}\n" + "\n".join(
-                f"        h{n} = (k + A{n}) * 2654435761 % P" for n in range(len(summed_over))
-            )
-            names.update({f"A{n}": seed for n, seed in enumerate(summed_over)})
-        else:
-            keys = ["h"]
-            names["K"] = summed_over[0] if summed_over else 0
-            key = f"h = ({seed_sum} + K) * 2654435761 % P"
+    @cached_property
+    def _day_values(self) -> DayValues:
+        on_axes = [axis.name for axis in self.axes]
+        measures = self._metrics.measures
+        return DayValues(
+            measures,
+            [str(label) for label in self.axes[0].labels],
+            [self._account_label(account) for account in self.accounts],
+            spreads=[left_out(self.source, on_axes, measure) for measure in measures],
+            revision=self.revision.number,
+            revised_from=self._revised_from_day,
+            summed=self.summed,
+        )
+
+    @cached_property
+    def _compiled(self) -> Callable[..., Iterator[list[object]]]:
+        """Compile a row generator for this plan: it runs for every row served."""
+        names: dict[str, object] = {"D": self.axes[0].labels, "day_values": self._day_values}
+        metrics = self._metrics
+        last = len(self.axes) - 1
         cells = []
         for column, item in enumerate(self.fields):
             if item.field_type == "met":
-                names[f"M{column}"] = 1 + _seed(f"metric:{item.field_id}") % (_PRIME - 1)
-                cells.append(_metric_cell(item.data_type, f"M{column}", keys))
+                cells.append(metrics.cell(item.field_id, f"P{last}_", f"q{column}"))
             elif item.is_date:
                 cells.append("D[p0]")
             else:
-                axis = self._axis_of[item.attribute_of or item.field_id]
+                position = f"p{self._axis_of[item.attribute_of or item.field_id]}"
                 names[f"V{column}"] = self._labels(item)
-                cells.append(f"V{column}[p{axis}]")
-        odometer = ""
-        indent = "        "
-        for number in reversed(axes):
-            names[f"N{number}"] = self.axes[number].size
-            odometer += f"{indent}p{number} += 1\n{indent}if p{number} == N{number}:\n"
-            indent += "    "
-            odometer += f"{indent}p{number} = 0\n" if number else f"{indent}pass\n"
-        unpack = ", ".join(f"p{n}" for n in axes)
-        source = (
-            f"def generate(positions, count, revised_from, revision):\n"
-            f"    {unpack}, = positions\n"
-            f"    for _ in range(count):\n"
-            f"        {key}\n"
-            f"        rev = revision if p0 >= revised_from else 0\n"
-            f"        yield [{', '.join(cells)}]\n"
-            f"{odometer}"
+                cells.append(f"V{column}[{position}]")
+        for number, axis in enumerate(self.axes):
+            names[f"N{number}"] = axis.size
+            if axis.weighted:
+                for slot, measure in enumerate(metrics.measures):
+                    names[f"X{number}_{slot}"] = weights(
+                        self.source.ds_id, axis.name, axis.labels, measure
+                    )
+        odometer = _Odometer(self.axes, metrics.measures, summed=self.summed)
+        unpack = ", ".join(f"p{n}" for n in range(last + 1))
+        source = "\n".join(
+            [
+                "def generate(positions, count):",
+                f"    {unpack}, = positions",
+                *odometer.recompute(0, "    "),
+                "    for _ in range(count):",
+                f"        yield [{', '.join(cells)}]",
+                *odometer.advance(last, "        "),
+            ]
         )
         exec(compile(source, "<emulator rows>", "exec"), names)  # noqa: S102 - our own source
         generate: Callable[..., Iterator[list[object]]] = names["generate"]  # type: ignore[assignment]
         return generate
 
 
-def _nullable_sum(*cents: int | None) -> float | None:
-    """Sum cents over accounts: null only when every account's value is null."""
-    present = [value for value in cents if value is not None]
-    return sum(present) / 100 if present else None
+class _Metrics:
+    """A query's metric columns as amounts: the drawn measures its cells are made of.
 
-
-def _metric_cell(data_type: str, multiplier: str, keys: list[str]) -> str:
-    """Return the expression of a metric cell, from the row key of each account.
-
-    One key: that account's value. Several: their sum, in integer cents so that it
-    is exact (percentages average; a null counts as 0 unless every account's value
-    is null; a boolean is true if any account's is; text is the first account's).
-    Fractional values are integers divided by 100: at most two decimals per account.
+    `measures` lists every drawn measure once, in the order first needed (a metric's
+    parts and a ratio's numerator and denominator included); a cell reads its amounts by
+    slot, and a metric with parts is the sum of theirs.
     """
-    base = [f"{key} * {multiplier} % P" for key in keys]
-    if data_type == INT:
-        cell = " + ".join(f"{b} % 10000 + rev" for b in base)
-    elif data_type == PERCENT:
-        cell = f"({' + '.join(f'{b} % 10000' for b in base)}) / {100 * len(keys)}"
-    elif data_type == CURRENCY:
-        cell = f"({' + '.join(f'{b} % 10000000 + rev * 150' for b in base)}) / 100"
-    elif data_type == FLOAT and len(keys) == 1:
-        cell = (
-            f"(None if (b := {base[0]}) // 1000000 % 11 == 0 else (b % 1000000 + rev * 100) / 100)"
-        )
-    elif data_type == FLOAT:
-        terms = [
-            f"None if (b := {b}) // 1000000 % 11 == 0 else b % 1000000 + rev * 100" for b in base
+
+    def __init__(self, source: DataSource, metrics: Sequence[Field]) -> None:
+        self.measures: list[Measure] = []
+        self._slots: dict[str, int] = {}
+        self._additive: dict[str, Measure] = {}
+        self._ratios: dict[str, Ratio] = {}
+        for item in metrics:
+            if item.ratio_of is None:
+                self._use(measure_of(source, item.field_id))
+            else:
+                ratio = self._ratios[item.field_id] = ratio_of(source, item)
+                self._use(ratio.numerator)
+                self._use(ratio.denominator)
+
+    def _use(self, measure: Measure) -> None:
+        self._additive[measure.field_id] = measure
+        for drawn in measure.parts or (measure,):
+            if drawn.field_id not in self._slots:
+                self._slots[drawn.field_id] = len(self.measures)
+                self.measures.append(drawn)
+
+    def _amount(self, measure: Measure, prefix: str) -> str:
+        slots = [self._slots[drawn.field_id] for drawn in measure.parts or (measure,)]
+        if len(slots) == 1:
+            return f"{prefix}{slots[0]}"
+        return f"({' + '.join(f'{prefix}{slot}' for slot in slots)})"
+
+    def cell(self, field_id: str, prefix: str, local: str) -> str:
+        """The expression of metric `field_id`'s cell, from the amounts `<prefix><slot>`.
+
+        `local` is a name the expression may assign (a ratio's denominator).
+        """
+        ratio = self._ratios.get(field_id)
+        if ratio is None:
+            measure = self._additive[field_id]
+            return additive_cell(measure, self._amount(measure, prefix))
+        numerator = self._amount(ratio.numerator, prefix)
+        denominator = self._amount(ratio.denominator, prefix)
+        return ratio_cell(ratio, numerator, denominator, local)
+
+
+class _Odometer:
+    """The generated code that moves positions on and keeps each level's amounts.
+
+    Level `i`'s amounts (`P<i>_<slot>`) are the day's amounts (taken at the date level
+    when rows sum over accounts, at the account's level otherwise) times the weights of
+    the positions of levels 1 to `i`. Moving a level recomputes it and the faster ones
+    only, so the fastest level's amounts, the row's, cost one product each per row.
+    """
+
+    def __init__(self, axes: Sequence[Axis], measures: Sequence[Measure], *, summed: bool) -> None:
+        self._axes = axes
+        self._measures = measures
+        self._summed = summed
+
+    def _level(self, number: int, indent: str) -> list[str]:
+        """The lines that recompute level `number`'s amounts from the level before.
+
+        Without a sum over accounts, the date level holds no amount yet (as if all 1):
+        level 1 then starts from its own weight, or its account's amounts, unmultiplied.
+        """
+        axis = self._axes[number]
+        if number == 0:
+            lines = ["Tday = day_values(p0)"]
+            if self._summed:
+                lines += ["T = Tday[0]"]
+                lines += [f"P0_{slot} = T[{slot}]" for slot in range(len(self._measures))]
+            return [indent + line for line in lines]
+        lines = [] if axis.weighted else [f"T = Tday[p{number}]"]  # an account's amounts
+        for slot, measure in enumerate(self._measures):
+            before = f"P{number - 1}_{slot}"
+            if axis.weighted:  # the amounts so far may be null, the weight never is
+                product = scaled(measure, before, f"X{number}_{slot}[p{number}]")
+                own = f"X{number}_{slot}[p{number}]"
+            else:  # the account's amount may be null, the weights so far never are
+                product = scaled(measure, f"T[{slot}]", before)
+                own = f"T[{slot}]"
+            first = number == 1 and not self._summed
+            lines.append(f"P{number}_{slot} = {own if first else product}")
+        return [indent + line for line in lines]
+
+    def recompute(self, first: int, indent: str) -> list[str]:
+        """The lines that recompute levels `first` to the last, or `pass` if none have any."""
+        lines = [
+            line for number in range(first, len(self._axes)) for line in self._level(number, indent)
         ]
-        cell = f"nsum({', '.join(f'({term})' for term in terms)})"
-    elif data_type == BOOL:
-        cell = " or ".join(f"{b} % 2 == 1" for b in base)
-    else:
-        cell = f"str({base[0]} % 1000)"
-    return cell
+        return lines or [f"{indent}pass"]
+
+    def advance(self, number: int, indent: str) -> list[str]:
+        """The lines that move to the next row from level `number` (carrying to slower ones)."""
+        if number == 0:
+            return [
+                f"{indent}p0 += 1",
+                f"{indent}if p0 == N0:",
+                f"{indent}    return",
+                *self.recompute(0, indent),
+            ]
+        inner = indent + "    "
+        return [
+            f"{indent}p{number} += 1",
+            f"{indent}if p{number} == N{number}:",
+            f"{inner}p{number} = 0",
+            *self.advance(number - 1, inner),
+            f"{indent}else:",
+            *self.recompute(number, inner),
+        ]

@@ -86,6 +86,21 @@ class FieldDiscovery:
         fields.update(probed)
         return fields
 
+    def metrics_facts(self, definition: QueryDefinition, known: list[FieldSpec]) -> list[FieldSpec]:
+        """The fields with the API's own data types and aggregation flags, for reconciling.
+
+        An input catalog keeps only JSON types (a percent is a plain number there, and
+        `is_non_aggregatable` is gone): a reconciled query needs the data source's field
+        list, from the cache or `/query/fields` (one request per data source, cached).
+        Fields the list lacks keep what is known.
+        """
+        if definition.ds_id not in self._sources:
+            self._sources[definition.ds_id] = self.cache.load_source(definition.ds_id)
+        listing = self._sources[definition.ds_id]
+        if not listing or any(spec.field_id not in listing for spec in known):
+            listing = self._field_list(definition.ds_id, [definition]) or {}
+        return [listing.get(spec.field_id, spec) for spec in known]
+
     def _from_field_lists(
         self, missing: dict[str, list[QueryDefinition]], fields: dict[str, list[FieldSpec]]
     ) -> tuple[list[str], list[QueryDefinition]]:

@@ -130,7 +130,7 @@ class SchemaCache:
             if expect_ds_id is not None and body.get("ds_id") != expect_ds_id:
                 return None
             entries: list[dict[str, Any]] = body["fields"]
-            return [FieldSpec(**entry) for entry in entries]
+            return [FieldSpec.from_meta(entry) for entry in entries]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             LOGGER.warning("Ignoring unreadable schema cache entry %s", path)
             return None

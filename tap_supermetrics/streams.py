@@ -75,12 +75,17 @@ class QueryStream(HookedStream):
         definition: QueryDefinition,
         fields: list[FieldSpec],
         run: SyncRun,
+        reconcile_fields: list[FieldSpec] | None = None,
     ) -> None:
-        """Build the stream from its query definition and the fields' API metadata."""
+        """Build the stream from its query definition and the fields' API metadata.
+
+        `reconcile_fields`: the fields as the API types them, when the stream reconciles
+        (an input catalog loses the data types that say what can be summed).
+        """
         schema = with_lineage(record_schema(fields))
         super().__init__(tap=tap, name=definition.name, schema=schema)
         self.definition = definition
-        self.fields = fields
+        self.fields = reconcile_fields or fields
         self.metric_ids = frozenset(spec.field_id for spec in fields if spec.field_type != "dim")
         self.replication_key = definition.date_field
         self.primary_keys = list(

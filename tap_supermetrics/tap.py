@@ -21,9 +21,10 @@ from tap_supermetrics.config import (
 from tap_supermetrics.coverage_stream import CoverageStream
 from tap_supermetrics.discovery import FieldDiscovery
 from tap_supermetrics.errors import ConfigError, SupermetricsError
+from tap_supermetrics.fields import FieldSpec
 from tap_supermetrics.limits import Limits
 from tap_supermetrics.query_runs import QueryRunsStream
-from tap_supermetrics.reconcile import reconcile_spec
+from tap_supermetrics.reconcile import OFF, mode, reconcile_spec
 from tap_supermetrics.reconciliation_stream import ReconciliationStream
 from tap_supermetrics.streams import QueryStream
 from tap_supermetrics.sync_run import SyncRun
@@ -79,15 +80,15 @@ class TapSupermetrics(Tap):
         code 1), before any data query.
         """
         try:
-            fields = FieldDiscovery(self, self.definitions).fields_by_stream()
-            for definition in self.definitions:
-                _, skipped = reconcile_spec(definition, fields[definition.name], definition.fields)
-                if skipped:
-                    self.logger.info("%s", skipped)
+            discovery = FieldDiscovery(self, self.definitions)
+            fields = discovery.fields_by_stream()
+            facts = self._reconcile_facts(discovery, fields)
         except ConfigError as error:
             raise ConfigValidationError(str(error), errors=[str(error)]) from None
         streams: list[Stream] = [
-            QueryStream(self, definition, fields[definition.name], self._run)
+            QueryStream(
+                self, definition, fields[definition.name], self._run, facts.get(definition.name)
+            )
             for definition in self.definitions
         ]
         query_streams = [(stream.name, stream) for stream in streams]
@@ -95,6 +96,24 @@ class TapSupermetrics(Tap):
         streams.append(CoverageStream(self, self._run, query_streams))
         streams.append(QueryRunsStream(self, self._run))
         return streams
+
+    def _reconcile_facts(
+        self, discovery: FieldDiscovery, fields: dict[str, list[FieldSpec]]
+    ) -> dict[str, list[FieldSpec]]:
+        """Per reconciled stream, its fields as the API types them; refuse what cannot be.
+
+        Raises:
+            ConfigError: a query sets `reconcile` itself and cannot be reconciled.
+        """
+        facts: dict[str, list[FieldSpec]] = {}
+        for definition in self.definitions:
+            if mode(definition.reconcile) == OFF:
+                continue
+            facts[definition.name] = discovery.metrics_facts(definition, fields[definition.name])
+            _, skipped = reconcile_spec(definition, facts[definition.name], definition.fields)
+            if skipped:
+                self.logger.info("%s", skipped)
+        return facts
 
     @classmethod
     @override

@@ -23,7 +23,7 @@ _MOD64 = 2**64
 _FNV_START = 1_469_598_103_934_665_603  # not FNV's offset basis: see the page
 _FNV_PRIME = 1_099_511_628_211
 
-INT, FLOAT, PERCENT, CURRENCY = "int", "float", "percent", "currency"
+INT, FLOAT, CURRENCY = "int", "float", "currency"
 
 # The catalogue, typed in by hand ------------------------------------------------------
 
@@ -63,7 +63,10 @@ class Source:
     """One data source: its accounts, dimensions (with their values) and metrics.
 
     `parents` maps an attribute to the dimension whose position it reads; an
-    attribute of the account field reports the account's name.
+    attribute of the account field reports the account's name. `weighted` lists the
+    weighted dimensions. `metrics` holds what a query can ask for, each with its data
+    type; `hidden` the drawn metrics no query can ask for; `parts` the metrics that are
+    sums of others; `ratios` the ratio metrics as (numerator, denominator, f).
     """
 
     ds_id: str
@@ -72,7 +75,11 @@ class Source:
     accounts: Mapping[str, str]
     values: Mapping[str, Sequence[object]]
     parents: Mapping[str, str]
+    weighted: Sequence[str]
     metrics: Mapping[str, str]
+    hidden: Mapping[str, str]
+    parts: Mapping[str, Sequence[str]]
+    ratios: Mapping[str, tuple[str, str, int]]
 
 
 SOURCES = {
@@ -100,15 +107,23 @@ SOURCES = {
             "CampaignStartTime": "CampaignName",
             "CampaignIsActive": "CampaignName",
         },
+        weighted=("CampaignName", "Device", "Keyword", "YearMonth"),
         metrics={
             "Impressions": INT,
             "Clicks": INT,
             "VideoViews": INT,
             "Conversions": FLOAT,
-            "CTR": PERCENT,
-            "ConversionRate": PERCENT,
+            "CTR": "percent",
+            "ConversionRate": "percent",
             "Cost": CURRENCY,
             "AverageCpc": CURRENCY,
+        },
+        hidden={"UnclickedImpressions": INT},
+        parts={"Impressions": ("Clicks", "UnclickedImpressions")},
+        ratios={
+            "CTR": ("Clicks", "Impressions", 10_000),
+            "ConversionRate": ("Conversions", "Clicks", 100),
+            "AverageCpc": ("Cost", "Clicks", 1),
         },
     ),
     "GAWA": Source(
@@ -125,14 +140,18 @@ SOURCES = {
             "PagePath": tuple(f"/p/{i:04d}{'/ü' if i % 11 == 0 else ''}" for i in range(1000)),
         },
         parents={},
+        weighted=("Country", "DeviceCategory", "PagePath"),
         metrics={
             "Sessions": INT,
             "Users": INT,
             "EngagementDuration": FLOAT,
             "Conversions": FLOAT,
-            "BounceRate": PERCENT,
+            "BounceRate": "percent",
             "Revenue": CURRENCY,
         },
+        hidden={"BouncedSessions": INT, "EngagedSessions": INT},
+        parts={"Sessions": ("BouncedSessions", "EngagedSessions")},
+        ratios={"BounceRate": ("BouncedSessions", "Sessions", 10_000)},
     ),
 }
 
@@ -151,17 +170,35 @@ def seed(label: str) -> int:
     return (x ^ x >> 31) % P
 
 
-def cell(data_type: str, bases: Sequence[int], rev: int) -> object:
-    """One metric cell from each account's base value `key x M mod P`."""
+def amount(data_type: str, key: int, metric: str, rev: int) -> int | None:
+    """A drawn metric's amount for one (day, account): its base plus the revision."""
+    r = key * (1 + seed(f"metric:{metric}") % (P - 1)) % P
     if data_type == INT:
-        return sum(b % 10_000 + rev for b in bases)
-    if data_type == PERCENT:
-        return sum(b % 10_000 for b in bases) / (100 * len(bases))
+        return 1 + r % 10_000 + rev
     if data_type == CURRENCY:
-        return sum(b % 10_000_000 + 150 * rev for b in bases) / 100
-    # FLOAT: an account whose base has floor(b / 1,000,000) mod 11 == 0 has a null.
-    cents = [b % 1_000_000 + 100 * rev for b in bases if b // 1_000_000 % 11 != 0]
-    return sum(cents) / 100 if cents else None
+        return r % 100_000 + 150 * rev
+    # FLOAT: null when floor(r / 1,000,000) mod 11 == 0.
+    return None if r // 1_000_000 % 11 == 0 else r % 100_000 + 100 * rev
+
+
+def weight(ds_id: str, dimension: str, value: object, metric: str) -> int:
+    """w(d, v, m): 1 to 5."""
+    multiplier = 1 + seed(f"metric:{metric}") % (P - 1)
+    return 1 + seed(f"{ds_id}:{dimension}:{value}") * multiplier % P % 5
+
+
+@cache
+def weight_sum(ds_id: str, dimension: str, metric: str) -> int:
+    """W(d, m): the weights of every value of the dimension's list."""
+    values = SOURCES[ds_id].values[dimension]
+    return sum(weight(ds_id, dimension, value, metric) for value in values)
+
+
+def ratio(numerator: int | None, denominator: int | None, f: int) -> float | None:
+    """Hundredths rounded half up, then divided by 100; null without a positive denominator."""
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return (2 * f * numerator + denominator) // (2 * denominator) / 100
 
 
 def same(left: object, right: object) -> bool:
@@ -255,33 +292,58 @@ class Result:
             for name, wanted in match.items()
         )
 
-    def keys(self, at: Mapping[str, int]) -> list[int]:
-        """The row key of each account the row stands for (all of them when summed)."""
-        ds_id, source = self.source.ds_id, self.source
-        total = seed(f"day:{self.axes['Date'][at['Date']]}")
-        for axis, labels in self.axes.items():
-            if axis not in ("Date", source.account_field):
-                total += seed(f"{ds_id}:{axis}:{labels[at[axis]]}")
-        accounts = self.query.accounts
-        if not self.summed:
-            accounts = [accounts[at[source.account_field]]]
-        return [
-            (total + seed(f"{ds_id}:{source.account_seed_name}:{account}")) * G % P
-            for account in accounts
-        ]
+    def accounts_of(self, at: Mapping[str, int]) -> Sequence[str]:
+        """The accounts the row stands for: its own, or all of the query's when summed."""
+        if self.summed:
+            return self.query.accounts
+        return [self.query.accounts[at[self.source.account_field]]]
+
+    def drawn(self, metric: str, at: Mapping[str, int], rev: int) -> int | None:
+        """X(row, m) of a drawn metric, straight from the formula."""
+        source = self.source
+        data_type = source.metrics.get(metric) or source.hidden[metric]
+        day = self.axes["Date"][at["Date"]]
+        spread = 1
+        for dimension in source.weighted:
+            if dimension in self.axes:
+                value = self.axes[dimension][at[dimension]]
+                spread *= weight(source.ds_id, dimension, value, metric)
+            else:
+                spread *= weight_sum(source.ds_id, dimension, metric)
+        amounts = []
+        for account in self.accounts_of(at):
+            label = f"{source.ds_id}:{source.account_seed_name}:{account}"
+            key = (seed(f"day:{day}") + seed(label)) * G % P
+            amounts.append(amount(data_type, key, metric, rev))
+        present = [value for value in amounts if value is not None]
+        return sum(present) * spread if present else None
+
+    def additive(self, metric: str, at: Mapping[str, int], rev: int) -> int | None:
+        """X(row, m): a drawn metric's, or the sum of its parts'."""
+        parts = self.source.parts.get(metric)
+        if parts is None:
+            return self.drawn(metric, at, rev)
+        found = [self.drawn(part, at, rev) for part in parts]
+        return sum(value for value in found if value is not None)
+
+    def metric(self, name: str, at: Mapping[str, int], rev: int) -> object:
+        """One metric cell: an additive amount as reported, or a ratio of two."""
+        if name in self.source.ratios:
+            numerator, denominator, f = self.source.ratios[name]
+            return ratio(self.additive(numerator, at, rev), self.additive(denominator, at, rev), f)
+        value = self.additive(name, at, rev)
+        if value is None or self.source.metrics[name] == INT:
+            return value
+        return value / 100
 
     def record(self, at: Mapping[str, int], rev: int) -> dict[str, Any]:
         """The row at these positions, its columns in the order asked for."""
-        keys = self.keys(at)
-        record: dict[str, Any] = {}
-        for name in self.query.fields:
-            data_type = self.source.metrics.get(name)
-            if data_type is None:
-                record[name] = self.reported(name, at)
-            else:
-                multiplier = 1 + seed(f"metric:{name}") % (P - 1)
-                record[name] = cell(data_type, [key * multiplier % P for key in keys], rev)
-        return record
+        return {
+            name: self.metric(name, at, rev)
+            if name in self.source.metrics
+            else self.reported(name, at)
+            for name in self.query.fields
+        }
 
 
 def rows(

@@ -38,6 +38,35 @@ def test_field_list_has_every_field_in_the_documented_shape(emulator: EmulatorSe
     assert by_id["CampaignIsActive"]["data_type"] == "bool.boolean.value"
 
 
+@pytest.mark.parametrize(
+    ("ds_id", "ratios"),
+    [("AW", {"CTR", "ConversionRate", "AverageCpc"}), ("GAWA", {"BounceRate"})],
+)
+def test_field_list_marks_ratios_as_non_aggregatable_and_hides_their_parts(
+    emulator: EmulatorServer, ds_id: str, ratios: set[str]
+) -> None:
+    listed = call(emulator, "fields", {"ds_id": ds_id}).json()["data"]
+
+    metrics = {e["field_id"]: e["is_non_aggregatable"] for e in listed if e["field_type"] == "met"}
+    assert {field_id for field_id, ratio in metrics.items() if ratio} == ratios
+    assert all(isinstance(flag, bool) for flag in metrics.values())
+    assert all("is_non_aggregatable" not in e for e in listed if e["field_type"] == "dim")
+    hidden = {"UnclickedImpressions", "BouncedSessions", "EngagedSessions"}
+    assert not hidden & {entry["field_id"] for entry in listed}
+    asked = call(
+        emulator,
+        "data/json",
+        {
+            "ds_id": ds_id,
+            "fields": sorted(hidden),
+            "start_date": "2024-01-01",
+            "end_date": "2024-01-01",
+            "ds_accounts": list(DATA_SOURCES[ds_id].account_ids),
+        },
+    )
+    assert asked.status_code == 400
+
+
 @pytest.mark.parametrize("ds_id", sorted(DATA_SOURCES))
 def test_field_list_agrees_with_query_answers_and_describes_each_field(
     emulator: EmulatorServer, ds_id: str

@@ -18,12 +18,19 @@ redoes it, written out in this file and importing nothing from the emulator:
   id; Google Ads keeps `profile` there from before its account field became `profileID`,
   so values did not move): a query without the account field sums over its accounts,
   here one.
-- A row's key is (day seed + device seed + account seed) x 2,654,435,761 mod P. With
-  M = 1 + metric seed mod (P - 1): Clicks is key x M mod P mod 10,000, and Cost is
-  (key x M mod P mod 10,000,000) / 100.
+- Per (day, account): key = (day seed + account seed) x 2,654,435,761 mod P, and per
+  metric r = key x M mod P with M = 1 + metric seed mod (P - 1). Clicks' amount is
+  1 + r mod 10,000; Cost's is r mod 100,000 cents.
+- Per dimension value and metric a weight, w = 1 + (value seed x M mod P) mod 5, and
+  per dimension W = the sum of w over its whole value list. A row's value is the amount
+  x w of its Device x W of every dimension it leaves out (CampaignName, Keyword,
+  YearMonth), which is what makes rows split further add up to it.
 - Rows come by date, then device in the catalog's order.
 
-Worked through for the first row: Clicks 1,608 and Cost 48,822.17.
+Worked through for the first row: Clicks r = 599,431,386, amount 1,387; w(Desktop) = 2;
+W = 36 (CampaignName), 3,028 (Keyword), 38 (YearMonth): 1,387 x 2 x 36 x 3,028 x 38 =
+11,490,751,296. Cost r = 4,202,581,090, amount 81,090 cents; w(Desktop) = 5; W = 35,
+2,941, 38: 81,090 x 5 x 3,911,530 = 1,585,929,838,500 cents = 15,859,298,385.00.
 
 The other tests compare with rows from the emulator's own generator, which would agree
 with a tap that mangled values the same way the generator does. These cannot. If the
@@ -32,6 +39,7 @@ emulator's data changes on purpose, type the rows in again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +50,12 @@ from tests.conftest import base_config, run_tap
 
 FIELDS = ["Date", "Device", "Clicks", "Cost"]
 ROWS: list[dict[str, Any]] = [
-    {"Date": "2024-01-01", "Device": "Desktop", "Clicks": 1608, "Cost": 48822.17},
-    {"Date": "2024-01-01", "Device": "Mobile", "Clicks": 7699, "Cost": 51531.78},
-    {"Date": "2024-01-01", "Device": "Tablet", "Clicks": 9293, "Cost": 99953.58},
-    {"Date": "2024-01-02", "Device": "Desktop", "Clicks": 7744, "Cost": 4525.77},
-    {"Date": "2024-01-02", "Device": "Mobile", "Clicks": 1126, "Cost": 7235.38},
-    {"Date": "2024-01-02", "Device": "Tablet", "Clicks": 5429, "Cost": 5984.27},
+    {"Date": "2024-01-01", "Device": "Desktop", "Clicks": 11490751296, "Cost": 15859298385.0},
+    {"Date": "2024-01-01", "Device": "Mobile", "Clicks": 28726878240, "Cost": 9515579031.0},
+    {"Date": "2024-01-01", "Device": "Tablet", "Clicks": 17236126944, "Cost": 6343719354.0},
+    {"Date": "2024-01-02", "Device": "Desktop", "Clicks": 39882102912, "Cost": 16459522663.5},
+    {"Date": "2024-01-02", "Device": "Mobile", "Clicks": 99705257280, "Cost": 9875713598.1},
+    {"Date": "2024-01-02", "Device": "Tablet", "Clicks": 59823154368, "Cost": 6583809065.4},
 ]
 
 
@@ -127,18 +135,38 @@ def seed(label: str) -> int:
     return (x ^ x >> 31) % P
 
 
-def by_hand(day: str, device: str) -> dict[str, Any]:
-    key = (seed(f"day:{day}") + seed(f"AW:Device:{device}") + seed(ACCOUNT_LABEL)) * 2_654_435_761
-    key %= P
+#: The dimensions a Date x Device query leaves out, with their whole value lists.
+LEFT_OUT = {
+    "CampaignName": [
+        f"{stem} #{i}".strip()
+        for i, stem in enumerate(
+            ["Brand", "Été — Soldes ☀", "Generic", "日本語キャンペーン", "Retargeting", ""] * 2
+        )
+    ],
+    "Keyword": [f"kw {i:04d} {'naïve café' if i % 7 == 0 else 'shoes'}" for i in range(1000)],
+    "YearMonth": [f"2024-{month:02d}" for month in range(1, 13)],
+}
 
-    def base(metric: str) -> int:
-        return key * (1 + seed(f"metric:{metric}") % (P - 1)) % P
+
+def by_hand(day: str, device: str) -> dict[str, Any]:
+    key = (seed(f"day:{day}") + seed(ACCOUNT_LABEL)) * 2_654_435_761 % P
+
+    def share(metric: str, value_label: str) -> int:
+        multiplier = 1 + seed(f"metric:{metric}") % (P - 1)
+        return 1 + seed(value_label) * multiplier % P % 5
+
+    def value(metric: str, amount_of: Callable[[int], int]) -> int:
+        r = key * (1 + seed(f"metric:{metric}") % (P - 1)) % P
+        result = amount_of(r) * share(metric, f"AW:Device:{device}")
+        for dimension, values in LEFT_OUT.items():
+            result *= sum(share(metric, f"AW:{dimension}:{v}") for v in values)
+        return result
 
     return {
         "Date": day,
         "Device": device,
-        "Clicks": base("Clicks") % 10_000,
-        "Cost": base("Cost") % 10_000_000 / 100,
+        "Clicks": value("Clicks", lambda r: 1 + r % 10_000),
+        "Cost": value("Cost", lambda r: r % 100_000) / 100,
     }
 
 

@@ -105,7 +105,8 @@ LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^()\s]+)\)")
 # Not copied into the throw-away project: version control, virtualenvs (linked instead),
 # what Meltano and the demo write, and a developer's own .env.
 NOT_COPIED = {
-    ".git", ".venv", ".venv-meltano", ".meltano", ".env", "output", "demo-output",
+    ".git", ".venv", ".venv-meltano", ".venv-dagster", ".dagster", ".meltano", ".env",
+    "output", "demo-output",
     ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist",
 }  # fmt: skip
 DROPPED_ENV = (
@@ -765,8 +766,9 @@ def copy_project(target: Path) -> Path:
         return skipped
 
     shutil.copytree(ROOT, target, ignore=ignore, symlinks=True)
-    for venv in (".venv", ".venv-meltano"):
-        (target / venv).symlink_to(ROOT / venv, target_is_directory=True)
+    for venv in (".venv", ".venv-meltano", ".venv-dagster"):
+        if (ROOT / venv).exists():
+            (target / venv).symlink_to(ROOT / venv, target_is_directory=True)
     return target
 
 

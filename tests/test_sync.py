@@ -11,11 +11,14 @@ from supermetrics_emulator import EmulatorServer
 from tests import oracle
 from tests.conftest import ADS_FIELDS, API_KEY, GA_FIELDS, base_config, run_tap, submissions
 
+#: With a fractional metric: properties/1001 has no conversions on 2024-01-01 (null).
+GA_WITH_NULLS = [*GA_FIELDS, "Conversions"]
+
 
 def two_queries(emulator: EmulatorServer, tmp_path: Path, **overrides: object) -> dict:
     config = base_config(emulator, tmp_path, window_days=4, page_size=7, **overrides)
     config["queries"].append(
-        {"name": "ga", "ds_id": "GAWA", "ds_accounts": "properties/1001", "fields": GA_FIELDS}
+        {"name": "ga", "ds_id": "GAWA", "ds_accounts": "properties/1001", "fields": GA_WITH_NULLS}
     )
     return config
 
@@ -27,11 +30,11 @@ def test_multi_query_sync_emits_every_row_typed_across_pages(
 
     assert run.returncode == 0, run.stderr
     ads = oracle.rows("AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"])
-    ga = oracle.rows("GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"])
+    ga = oracle.rows("GAWA", GA_WITH_NULLS, "2024-01-01", "2024-01-10", ["properties/1001"])
     assert run.records("ads") == ads
     assert run.records("ga") == ga
     assert len(ads) == 10 * 12 * 3  # days x campaigns x devices, over many 7-row pages
-    assert any(record["Conversions"] is None for record in run.records("ads"))
+    assert any(record["Conversions"] is None for record in run.records("ga"))
     assert any("☀" in record["CampaignName"] for record in run.records("ads"))
 
     schema = run.schemas()["ads"]
