@@ -38,6 +38,19 @@ ADS_FIELDS = [
 GA_FIELDS = ["Date", "Country", "DeviceCategory", "Sessions", "BounceRate", "Revenue"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep every end-to-end test on one pytest-xdist worker, one after another.
+
+    They share the project directory, where Meltano writes each plugin's config under
+    `.meltano/run` as it starts it: two runs of one plugin at once would read each
+    other's settings. The other tests spread over the remaining workers
+    (`scripts/test` runs `pytest -n 2 --dist loadgroup`).
+    """
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            item.add_marker(pytest.mark.xdist_group("meltano"))
+
+
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
     """A fresh emulator with quick queries, accepting API_KEY."""
