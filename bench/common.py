@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,6 +19,9 @@ from typing import Any
 
 import msgspec
 import requests
+
+from tap_supermetrics.config import date_range, query_definitions
+from tap_supermetrics.reads import StreamReads
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-key"
@@ -184,3 +189,21 @@ def compare_records(
         if not same:
             return f"record {index} differs: {shown[0]} != {shown[1]}"
     return None
+
+
+def stream_reads(
+    config: dict[str, Any], bookmark: dict[str, Any], today: dt.date, metrics: frozenset[str]
+) -> StreamReads:
+    """One configured stream's reads as the tap makes them on `today` (no request made)."""
+    (definition,) = query_definitions(config)
+    return StreamReads(
+        definition=definition,
+        configured=date_range(definition.effective(config), today),
+        settings=config,
+        bookmark=bookmark,
+        list_accounts=list,
+        logger=logging.getLogger("bench"),
+        today=today,
+        requested_fields=definition.fields,
+        metrics=metrics,
+    )

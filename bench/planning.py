@@ -60,9 +60,9 @@ from typing import Any
 
 from singer_sdk.contrib.msgspec import encoder
 
+from bench.common import stream_reads
 from supermetrics_emulator import EmulatorServer
 from tap_supermetrics.budget import RowBudget
-from tap_supermetrics.config import date_range, query_definitions
 from tap_supermetrics.coverage import Coverage, DayRange, DaySet, bookmark_day
 from tap_supermetrics.limits import Limits
 from tap_supermetrics.planner import PlannedQuery
@@ -157,22 +157,6 @@ def tap_config(accounts: Sequence[str], end: dt.date, **settings: object) -> dic
     }
 
 
-def stream_reads(config: dict[str, Any], bookmark: dict[str, Any], today: dt.date) -> StreamReads:
-    """The stream's reads as the tap makes them on `today` (as `bench.refresh_cost`)."""
-    (definition,) = query_definitions(config)
-    return StreamReads(
-        definition=definition,
-        configured=date_range(definition.effective(config), today),
-        settings=config,
-        bookmark=bookmark,
-        list_accounts=list,
-        logger=LOGGER,
-        today=today,
-        requested_fields=definition.fields,
-        metrics=METRICS,
-    )
-
-
 def build_estate(count: int, end: dt.date, *, weekly_due: bool) -> Estate:
     """The estate after yesterday's run (`end` - 1); `weekly_due`: most run 30/7 today."""
     rng = random.Random(SEED)
@@ -180,7 +164,7 @@ def build_estate(count: int, end: dt.date, *, weekly_due: bool) -> Estate:
     rates = {account: draw_rate(rng) for account in accounts}
     kinds = draw_kinds(accounts, rng)
     today = end + ONE_DAY
-    current = stream_reads(tap_config(accounts, end), {}, today).plan.coverage.fingerprint
+    current = stream_reads(tap_config(accounts, end), {}, today, METRICS).plan.coverage.fingerprint
     coverage = Coverage(fingerprint=dict(current), known=True)
     start = end - dt.timedelta(days=HISTORY_DAYS - 1)
     for account in accounts:
@@ -276,7 +260,7 @@ def measure_plan(
     copies = [json.loads(json.dumps(bookmark)) for _ in range(REPEATS)]
 
     def plan() -> tuple[StreamReads, RowBudget]:
-        reads = stream_reads(config, copies.pop(), today)
+        reads = stream_reads(config, copies.pop(), today, METRICS)
         queries = reads.plan.queries
         budget = RowBudget(reads.limits.max_rows_per_run)
         budget.allocate([(STREAM, planned) for planned in queries])  # nothing without a limit

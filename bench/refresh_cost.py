@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from tap_supermetrics.config import date_range, query_definitions
+from bench.common import stream_reads
 from tap_supermetrics.reads import StreamReads
 
 ONE_DAY = dt.timedelta(days=1)
@@ -86,22 +86,11 @@ def daily_runs(  # noqa: PLR0913 - each input is one fact of the schedule
         ],
         **settings,
     }
-    (definition,) = query_definitions(config)
     bookmark: dict[str, Any] = {}
     done = []
     for number in range(runs + 1):
         today = backfill_through + ONE_DAY * (number + 1)
-        reads = StreamReads(
-            definition=definition,
-            configured=date_range(definition.effective(config), today),
-            settings=config,
-            bookmark=bookmark,
-            list_accounts=list,
-            logger=LOGGER,
-            today=today,
-            requested_fields=definition.fields,
-            metrics=METRICS,
-        )
+        reads = stream_reads(config, bookmark, today, METRICS)
         done.append(_run(reads, estate))
     return done[0], done[1:]
 

@@ -43,24 +43,28 @@ class Limits:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
         """Read and check the three settings; a bad value is one ConfigError line."""
-        rows = _whole(config, "max_rows_per_query", API_MAX_ROWS_PER_QUERY)
-        if rows > API_MAX_ROWS_PER_QUERY:
-            msg = (
-                f"max_rows_per_query must be at most {API_MAX_ROWS_PER_QUERY:,} (the API's "
-                f"cap on one query's rows), got {rows:,}"
-            )
-            raise ConfigError(msg)
-        accounts = _whole(config, "max_accounts_per_query", API_MAX_ACCOUNTS_PER_QUERY)
-        if accounts > API_MAX_ACCOUNTS_PER_QUERY:
-            msg = (
-                f"max_accounts_per_query must be at most {API_MAX_ACCOUNTS_PER_QUERY} (the "
-                f"API's bound on one query's accounts), got {accounts}"
-            )
-            raise ConfigError(msg)
+        rows = _capped(
+            config, "max_rows_per_query", API_MAX_ROWS_PER_QUERY, "cap on one query's rows"
+        )
+        accounts = _capped(
+            config,
+            "max_accounts_per_query",
+            API_MAX_ACCOUNTS_PER_QUERY,
+            "bound on one query's accounts",
+        )
         budget = None
         if config.get("max_rows_per_run") is not None:
             budget = _whole(config, "max_rows_per_run", 0)
         return cls(rows, accounts, budget)
+
+
+def _capped(config: Mapping[str, Any], name: str, api_limit: int, what: str) -> int:
+    """A positive whole number setting no larger than the API's own limit (its default)."""
+    value = _whole(config, name, api_limit)
+    if value > api_limit:
+        msg = f"{name} must be at most {api_limit:,} (the API's {what}), got {value:,}"
+        raise ConfigError(msg)
+    return value
 
 
 def _whole(config: Mapping[str, Any], name: str, default: int) -> int:

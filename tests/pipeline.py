@@ -118,6 +118,15 @@ class Pipeline:
                 f'select {columns} from "{self.schema}"."{table}" order by 1, 2, 3'  # noqa: S608
             ).fetchall()
 
+    def table(self, name: str, fields: list[str]) -> list[tuple[Any, ...]]:
+        """The table's rows of `fields`, in a fixed order."""
+        columns = ", ".join(f'"{field}"' for field in fields)
+        with psycopg.connect(self.postgres.dsn) as connection:
+            rows = connection.execute(
+                f'select {columns} from "{self.schema}"."{name}"'  # noqa: S608 - test names
+            ).fetchall()
+        return sorted(rows, key=repr)
+
 
 def as_stored(field: str, value: Any) -> Any:
     """A record value as PostgreSQL returns it (dates as dates, Cost as numeric)."""

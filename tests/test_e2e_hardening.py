@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 import pytest
 
 from tests import oracle
@@ -36,15 +35,6 @@ def ads(**changes: Any) -> dict[str, Any]:
 GA = {"name": "ga", "ds_id": "GAWA", "ds_accounts": "properties/1001", "fields": GA_FIELDS}
 
 
-def table(pipeline: Pipeline, name: str, fields: list[str]) -> list[tuple[Any, ...]]:
-    columns = ", ".join(f'"{field}"' for field in fields)
-    with psycopg.connect(pipeline.postgres.dsn) as connection:
-        rows = connection.execute(
-            f'select {columns} from "{pipeline.schema}"."{name}"'  # noqa: S608 - test names
-        ).fetchall()
-    return sorted(rows, key=repr)
-
-
 def wanted(
     ds_id: str, fields: list[str], start: str, end: str, accounts: list[str]
 ) -> list[tuple[Any, ...]]:
@@ -63,7 +53,7 @@ def test_an_account_list_that_empties_and_comes_back(pipeline: Pipeline) -> None
     assert first.returncode == 0, first.stderr[-3000:]
     loaded = pipeline.bookmarks()["ads"]["coverage"]
     first_rows = wanted("AW", FIELDS, "2024-01-01", "2024-01-10", [A, B, C])
-    assert table(pipeline, "ads", FIELDS) == first_rows
+    assert pipeline.table("ads", FIELDS) == first_rows
 
     pipeline.emulator.configure(removed_accounts={"AW": [A, B, C]})
     pipeline.emulator.emulator.reset_stats()
@@ -73,7 +63,7 @@ def test_an_account_list_that_empties_and_comes_back(pipeline: Pipeline) -> None
     assert "lists no account now" in empty.stderr
     assert submissions(pipeline.emulator) == 0
     assert pipeline.bookmarks()["ads"]["coverage"] == loaded
-    assert table(pipeline, "ads", FIELDS) == first_rows
+    assert pipeline.table("ads", FIELDS) == first_rows
 
     pipeline.emulator.configure(removed_accounts={})
     pipeline.emulator.emulator.reset_stats()
@@ -81,7 +71,7 @@ def test_an_account_list_that_empties_and_comes_back(pipeline: Pipeline) -> None
 
     assert back.returncode == 0, back.stderr[-3000:]
     assert submissions(pipeline.emulator) == 1  # days 7..14 for all three, in one window
-    assert table(pipeline, "ads", FIELDS) == wanted(
+    assert pipeline.table("ads", FIELDS) == wanted(
         "AW", FIELDS, "2024-01-01", "2024-01-14", [A, B, C]
     )
 
@@ -96,7 +86,7 @@ def test_a_refused_account_list_leaves_the_other_stream_loaded(pipeline: Pipelin
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
     assert "stream 'ads', data source 'AW', account list" in run.stderr
-    assert table(pipeline, "ga", GA_FIELDS) == wanted(
+    assert pipeline.table("ga", GA_FIELDS) == wanted(
         "GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"]
     )
     assert pipeline.bookmarks()["ga"]["coverage"]["accounts"] == {
@@ -111,7 +101,7 @@ def test_expiry_then_a_failing_account_loads_the_others_exactly(pipeline: Pipeli
     run = pipeline.run(queries=[ads()], end_date="2024-01-10", page_size=20, window_days=30)
 
     assert run.returncode != 0
-    loaded = [row for row in table(pipeline, "ads", FIELDS) if row[1] != B]
+    loaded = [row for row in pipeline.table("ads", FIELDS) if row[1] != B]
     assert loaded == wanted("AW", FIELDS, "2024-01-01", "2024-01-10", [A, C])
     coverage = pipeline.bookmarks()["ads"]["coverage"]
     assert coverage["accounts"] == spans([A, C], "2024-01-01", "2024-01-10")
@@ -121,6 +111,6 @@ def test_expiry_then_a_failing_account_loads_the_others_exactly(pipeline: Pipeli
     fixed = pipeline.run(queries=[ads()], end_date="2024-01-10", page_size=20, window_days=30)
 
     assert fixed.returncode == 0, fixed.stderr[-3000:]
-    assert table(pipeline, "ads", FIELDS) == wanted(
+    assert pipeline.table("ads", FIELDS) == wanted(
         "AW", FIELDS, "2024-01-01", "2024-01-10", [A, B, C]
     )

@@ -38,15 +38,6 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-def table(pipeline: Pipeline, name: str, fields: list[str]) -> list[tuple[Any, ...]]:
-    columns = ", ".join(f'"{field}"' for field in fields)
-    with psycopg.connect(pipeline.postgres.dsn) as connection:
-        rows = connection.execute(
-            f'select {columns} from "{pipeline.schema}"."{name}"'  # noqa: S608 - test names
-        ).fetchall()
-    return sorted(rows, key=repr)
-
-
 def wanted(ds_id: str, fields: list[str], accounts: list[str]) -> list[tuple[Any, ...]]:
     rows = [
         tuple(as_stored(name, row[name]) for name in fields)
@@ -84,8 +75,8 @@ def test_a_backfill_over_budget_and_over_the_row_cap_lands_exactly_over_runs(
     # query of ads is cut at 100 rows and read again in parts; ga's first is 28 rows).
     assert received[0] <= BUDGET + 100 + 28, received
     assert all(rows <= BUDGET for rows in received[1:]), received
-    assert table(pipeline, "ads", FIELDS) == wanted("AW", FIELDS, [A, B, C])
-    assert table(pipeline, "ga", GA_FIELDS) == wanted("GAWA", GA_FIELDS, ["properties/1001"])
+    assert pipeline.table("ads", FIELDS) == wanted("AW", FIELDS, [A, B, C])
+    assert pipeline.table("ga", GA_FIELDS) == wanted("GAWA", GA_FIELDS, ["properties/1001"])
     with psycopg.connect(pipeline.postgres.dsn) as connection:
         coverage = connection.execute(
             "select stream, account, loaded, missing_days, deferred_days "  # noqa: S608
