@@ -130,6 +130,10 @@ class QueryPool:
                 return
             self._ahead[key] = execution
 
+    def holds(self, stream: WindowedQueryStream, planned: PlannedQuery) -> bool:
+        """Whether `planned` was submitted ahead and waits to be taken."""
+        return (stream.name, planned) in self._ahead
+
     def take(self, stream: WindowedQueryStream, planned: PlannedQuery) -> QueryExecution | None:
         """Return the execution submitted ahead for this query, or a fresh one.
 

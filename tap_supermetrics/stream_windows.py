@@ -64,6 +64,8 @@ class StreamWindows:
         self.dry_run = dry_run
         self._reconciler = reconciler
         self._check: WindowCheck | None = None
+        #: Totals queries submitted with the data queries submitted ahead.
+        self._checks_ahead: dict[PlannedQuery, WindowCheck] = {}
         self.failed_accounts: set[str] = set()
         #: Set when the stream stopped in this run (its data source's error).
         self.failure: SupermetricsError | None = None
@@ -135,6 +137,15 @@ class StreamWindows:
         for execution in self.run.pool.drop(self.stream):
             execution.run.error = f"not read: the stream stopped ({error})"
             self.run.runs.append(execution.run)
+        self._abandon_checks_ahead()
+
+    def _abandon_checks_ahead(self) -> None:
+        """Report the totals queries submitted ahead that no window will use."""
+        reconciler = self._reconciler()
+        for check in self._checks_ahead.values():
+            if reconciler is not None:
+                reconciler.abandon(check)
+        self._checks_ahead.clear()
 
     # Reading ------------------------------------------------------------------------
 
@@ -154,6 +165,7 @@ class StreamWindows:
                     continue
                 if index + 1 < len(queries):
                     pool.submit_ahead(self.stream, queries[index + 1])
+                    self._totals_ahead(queries[index + 1])
                 try:
                     yield from self._read_planned(planned, execution)
                 finally:
@@ -162,10 +174,22 @@ class StreamWindows:
             raise
         except SupermetricsError as error:
             self.stream_failed(error)
+        self._abandon_checks_ahead()
         self._log_deferred()
         reconciler = self._reconciler()
         if reconciler is not None:
             reconciler.summary()
+
+    def _totals_ahead(self, planned: PlannedQuery) -> None:
+        """Submit a window's totals query with its data query, when that went ahead."""
+        reconciler = self._reconciler()
+        if reconciler is None or planned in self._checks_ahead:
+            return
+        if not self.run.pool.holds(self.stream, planned):
+            return
+        check = reconciler.start(planned)
+        if check is not None:
+            self._checks_ahead[planned] = check
 
     def _log_deferred(self) -> None:
         """One line: how many queries and rows the row budget left for the next runs."""
@@ -191,6 +215,7 @@ class StreamWindows:
         self, planned: PlannedQuery, execution: QueryExecution
     ) -> Iterator[dict[str, Any]]:
         """Read one planned query, leaving out accounts that already failed in this run."""
+        ahead = self._checks_ahead.pop(planned, None)
         still_failed = [a for a in planned.accounts if a in self.failed_accounts]
         if still_failed:  # do not spend queries on them again
             self.logger.info(
@@ -206,11 +231,15 @@ class StreamWindows:
                 )
                 self.run.runs.append(execution.run)
             if not rest:
+                if ahead is not None:
+                    self._checks_ahead[planned] = ahead  # reported unread at the end
                 return
             planned = PlannedQuery(planned.window, rest, planned.reason)
             execution = self.new_execution(planned)
         reconciler = self._reconciler()
-        check = reconciler.start(planned) if reconciler is not None else None
+        check = ahead
+        if check is None and reconciler is not None:
+            check = reconciler.start(planned)
         self._check = check
         try:
             yield from read_isolating_failures(self, planned, execution)

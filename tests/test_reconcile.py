@@ -197,3 +197,34 @@ def test_reconcile_metrics_narrows_and_the_cost_is_in_the_open(
     usage = json.loads(line[line.index("{") :])
     data = sum(r["rows_read"] for r in run.records("query_runs"))
     assert usage["rows_received"] == data  # the totals rows count against the budget
+
+
+def test_a_windows_totals_query_goes_ahead_with_its_data_query(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    run = run_tap(tmp_path, settings(emulator, tmp_path, window_days=2, page_size=20))
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = emulator.stats()
+    data_window_1 = next(
+        q["schedule_id"]
+        for q in stats["queries"]
+        if q["start_date"] == "2024-01-01" and "CampaignName" in q["fields"]
+    )
+    log = stats["request_log"]
+    totals_window_2 = next(
+        index
+        for index, entry in enumerate(log)
+        if entry["endpoint"] == "submit"
+        and entry["params"].get("start_date") == "2024-01-03"
+        and "CampaignName" not in entry["params"].get("fields", ["CampaignName"])
+    )
+    pages_of_window_1 = [
+        index
+        for index, entry in enumerate(log)
+        if entry["endpoint"] == "status" and entry["params"].get("schedule_id") == data_window_1
+    ]
+    # Window 2's totals query went out with window 2's data query, submitted ahead while
+    # window 1 was still being paged: not after it.
+    assert any(index > totals_window_2 for index in pages_of_window_1)
+    assert all(verdicts(run).values())
