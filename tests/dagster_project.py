@@ -8,7 +8,6 @@ whose dagster.yaml is orchestrate/dagster.yaml, with a storage section where a t
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sqlite3
 import subprocess
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ DAGSTER = ROOT / "orchestrate" / "dagster"
 DAGSTER_YAML = ROOT / "orchestrate" / "dagster.yaml"
 DEFINITIONS = "orchestrate/definitions.py"
 #: A step's event in the output of `dagster job execute`: the step, then the event.
-STEP_EVENT = re.compile(r" - (\w+) - (STEP_START|STEP_SUCCESS|STEP_FAILURE) - ")
 
 
 @dataclass
@@ -71,11 +69,6 @@ class DagsterInstance:
         """`dagster instance concurrency set POOL LIMIT`, as the docs show it."""
         done = self.run("instance", "concurrency", "set", pool, str(limit))
         assert done.returncode == 0, done.stdout[-2000:]
-
-
-def step_events(output: str) -> list[tuple[str, str]]:
-    """The (step, event) pairs of a run's output, in the order Dagster logged them."""
-    return [(found[1], found[2]) for found in STEP_EVENT.finditer(output)]
 
 
 def query_times(emulator: EmulatorServer, accounts: set[str]) -> tuple[float, float]:

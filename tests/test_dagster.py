@@ -34,7 +34,6 @@ from tests.dagster_project import (
     DagsterInstance,
     meltano_runs,
     query_times,
-    step_events,
 )
 from tests.meltano_project import MELTANO, comparable, run_env
 from tests.postgres import TemporaryPostgres
@@ -101,6 +100,20 @@ def create_database(postgres: TemporaryPostgres, name: str) -> str:
     with psycopg.connect(postgres.dsn, autocommit=True) as connection:
         connection.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     return name
+
+
+def stored_step_events(postgres: TemporaryPostgres, database: str) -> list[tuple[str, str]]:
+    """(step, event) pairs as a Dagster instance on PostgreSQL stored them, in order."""
+    dsn = (
+        f"host={postgres.host} port={postgres.port} user={postgres.user} "
+        f"password={postgres.password} dbname={database}"
+    )
+    with psycopg.connect(dsn) as connection:
+        rows = connection.execute(
+            "select step_key, dagster_event_type from event_logs where dagster_event_type in "
+            "('STEP_START', 'STEP_SUCCESS', 'STEP_FAILURE') order by id"
+        ).fetchall()
+    return [(str(step), str(kind)) for step, kind in rows]
 
 
 def warehouse_rows(postgres: TemporaryPostgres, query: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -201,7 +214,8 @@ def test_estate_runs_the_parts_side_by_side_then_the_current_relations_on_shared
         (a_start, a_end), (b_start, b_end) = parts_times(emulator)
 
     assert max(a_start, b_start) < min(a_end, b_end), "the parts' queries did not overlap"
-    events = step_events(run.stdout)
+    # From Dagster's own event log (its console output interleaves the step processes').
+    events = stored_step_events(postgres, "dagster_estate")
     built = events.index(("estate_postgres_current_relations", "STEP_START"))
     for job in PARTS:
         assert events.index((f"estate_{job.replace('-', '_')}", "STEP_SUCCESS")) < built
