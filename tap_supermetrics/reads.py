@@ -41,7 +41,6 @@ from tap_supermetrics.planner import (
     upgrade_fingerprint,
 )
 from tap_supermetrics.reconcile import MISMATCH
-from tap_supermetrics.refresh import describe as describe_tiers
 from tap_supermetrics.sizing import RowRates
 from tap_supermetrics.windows import DateWindow
 
@@ -196,47 +195,6 @@ class StreamReads:
                 self.configured.start,
             )
         return plan
-
-    def log_plan(self, *, dry_run: bool) -> None:
-        """One line per planned query, and a summary line for the stream."""
-        queries = self.plan.queries
-        prefix = "Dry run: " if dry_run else ""
-        estimated = sum(planned.estimate or 0 for planned in queries)
-        unestimated = sum(planned.estimate is None for planned in queries)
-        self.logger.info(
-            "%sstream %r plans %d %s, ~%s rows estimated%s (as of %s; %s)",
-            prefix,
-            self.definition.name,
-            len(queries),
-            "query" if len(queries) == 1 else "queries",
-            f"{estimated:,}",
-            f", {unestimated} without an estimate (never read)" if unestimated else "",
-            self.as_of,
-            describe_tiers(self.definition.tiers),
-        )
-        for planned in queries:
-            rows = "rows unknown" if planned.estimate is None else f"~{planned.estimate:,} rows"
-            self.logger.info(
-                "%sstream %r: %s, %s", prefix, self.definition.name, planned.describe(), rows
-            )
-        unfinished = self.wanted - DaySet.of(self.configured.start, self.last_complete_day)
-        if queries and unfinished and self.definition.date_field is not None:
-            self.logger.info(
-                "%sstream %r: days %s are not complete yet (after %s, yesterday in UTC): they "
-                "are read but not recorded as loaded, so the next run reads them again",
-                prefix,
-                self.definition.name,
-                ", ".join(map(str, unfinished)),
-                self.last_complete_day,
-            )
-        if self.configured.end > self.last_readable_day:
-            self.logger.info(
-                "%sstream %r: days after %s (end_date %s) have not happened anywhere yet: not read",
-                prefix,
-                self.definition.name,
-                self.last_readable_day,
-                self.configured.end,
-            )
 
     def accounts_param(self, accounts: Iterable[str]) -> list[str] | str | dict[str, str] | None:
         """The `ds_accounts` value that reads exactly `accounts`."""

@@ -37,8 +37,9 @@ from tap_supermetrics.reconcile import (
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
+    from tap_supermetrics.budget import StreamUsage
     from tap_supermetrics.executions import ExecutionFactory
     from tap_supermetrics.lifecycle import QueryExecution
     from tap_supermetrics.reads import StreamReads
@@ -80,6 +81,21 @@ class StreamReconciler:
         """Rows a totals query returns: one per day and account."""
         days = planned.window.days if planned.window else 1
         return days * len(planned.accounts)
+
+    def plan(self, queries: Sequence[PlannedQuery], usage: StreamUsage, *, dry_run: bool) -> None:
+        """Count the stream's totals queries in its usage, and say what they cost."""
+        if not queries:
+            return
+        extra = sum(self.estimate(query) for query in queries)
+        usage.planned_queries += len(queries)
+        usage.planned_rows += extra
+        self.logger.info(
+            "%sstream %r: plus %d totals queries (reconciliation), ~%s rows",
+            "Dry run: " if dry_run else "",
+            self.stream,
+            len(queries),
+            f"{extra:,}",
+        )
 
     def start(self, planned: PlannedQuery) -> WindowCheck | None:
         """Submit the window's totals query; None when the row budget has no room for it."""

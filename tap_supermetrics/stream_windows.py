@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from tap_supermetrics.errors import QueryFailedError, RunWideError, SupermetricsError
 from tap_supermetrics.failures import AccountFailure, StreamFailure
+from tap_supermetrics.plan_log import log_plan
 from tap_supermetrics.planner import PlannedQuery
 from tap_supermetrics.splitting import read_isolating_failures
+from tap_supermetrics.usage import log_deferred
 from tap_supermetrics.window_rows import WindowRows
 
 if TYPE_CHECKING:
@@ -103,21 +105,12 @@ class StreamWindows:
             return []
         if not self._plan_logged:
             self._plan_logged = True
-            reads.log_plan(dry_run=self.dry_run)
+            log_plan(reads, dry_run=self.dry_run)
             usage = self.run.pool.budget.of(self.stream.name)
             usage.planned(queries)
             reconciler = self._reconciler()
-            if reconciler is not None and queries:
-                extra = sum(reconciler.estimate(query) for query in queries)
-                usage.planned_queries += len(queries)
-                usage.planned_rows += extra
-                self.logger.info(
-                    "%sstream %r: plus %d totals queries (reconciliation), ~%s rows",
-                    "Dry run: " if self.dry_run else "",
-                    self.stream.name,
-                    len(queries),
-                    f"{extra:,}",
-                )
+            if reconciler is not None:
+                reconciler.plan(queries, usage, dry_run=self.dry_run)
         return list(queries)
 
     def estimate(self, planned: PlannedQuery) -> int | None:
@@ -175,7 +168,7 @@ class StreamWindows:
         except SupermetricsError as error:
             self.stream_failed(error)
         self._abandon_checks_ahead()
-        self._log_deferred()
+        log_deferred(self.logger, self.run.pool.budget, self.stream.name, dry_run=self.dry_run)
         reconciler = self._reconciler()
         if reconciler is not None:
             reconciler.summary()
@@ -190,26 +183,6 @@ class StreamWindows:
         check = reconciler.start(planned)
         if check is not None:
             self._checks_ahead[planned] = check
-
-    def _log_deferred(self) -> None:
-        """One line: how many queries and rows the row budget left for the next runs."""
-        budget = self.run.pool.budget
-        usage = budget.of(self.stream.name)
-        if not usage.deferred:
-            return
-        days = sum(query.window.days for query in usage.deferred if query.window)
-        self.logger.info(
-            "%sStream %r: %d %s (~%s rows estimated, %d window-days) %s by "
-            "max_rows_per_run=%s; their days stay missing and the next runs read them",
-            "Dry run: " if self.dry_run else "",
-            self.stream.name,
-            len(usage.deferred),
-            "query" if len(usage.deferred) == 1 else "queries",
-            f"{usage.deferred_rows:,}",
-            days,
-            "would be deferred" if self.dry_run else "deferred",
-            f"{budget.limit:,}" if budget.limit is not None else None,
-        )
 
     def _read_planned(
         self, planned: PlannedQuery, execution: QueryExecution

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 from tap_supermetrics.failures import AccountFailure
 
 if TYPE_CHECKING:
+    import logging
+
+    from tap_supermetrics.budget import RowBudget
     from tap_supermetrics.sync_run import SyncRun
 
 #: The `event` of the line, to find it among the others.
@@ -71,3 +74,23 @@ def dry_run_total(run: SyncRun) -> str:
     if deferred:
         text += f": {deferred} would be deferred to later runs"
     return text
+
+
+def log_deferred(logger: logging.Logger, budget: RowBudget, stream: str, *, dry_run: bool) -> None:
+    """One line: how many queries and rows the row budget left to a stream's next runs."""
+    usage = budget.of(stream)
+    if not usage.deferred:
+        return
+    days = sum(query.window.days for query in usage.deferred if query.window)
+    logger.info(
+        "%sStream %r: %d %s (~%s rows estimated, %d window-days) %s by "
+        "max_rows_per_run=%s; their days stay missing and the next runs read them",
+        "Dry run: " if dry_run else "",
+        stream,
+        len(usage.deferred),
+        "query" if len(usage.deferred) == 1 else "queries",
+        f"{usage.deferred_rows:,}",
+        days,
+        "would be deferred" if dry_run else "deferred",
+        f"{budget.limit:,}" if budget.limit is not None else None,
+    )
