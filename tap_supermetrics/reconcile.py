@@ -262,11 +262,3 @@ def mismatch_line(stream: str, key: Key, comparisons: Sequence[Comparison]) -> s
 def now() -> str:
     """The `checked_at` stamp (UTC)."""
     return dt.datetime.now(tz=dt.UTC).isoformat(timespec="seconds")
-
-
-def check_reconcile_setting(value: object, where: str) -> None:
-    """Refuse a `reconcile` value other than true, false or "strict"."""
-    if value is None or isinstance(value, bool) or value == STRICT:
-        return
-    msg = f'{where}: reconcile must be true, false or "strict", got {value!r}'
-    raise ConfigError(msg)
