@@ -20,8 +20,9 @@ from typing import Any
 import msgspec
 import requests
 
-from tap_supermetrics.config import date_range, query_definitions
-from tap_supermetrics.reads import StreamReads
+from tap_supermetrics.read.reads import StreamReads
+from tap_supermetrics.settings.dates import date_range
+from tap_supermetrics.settings.queries import query_definitions
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-key"

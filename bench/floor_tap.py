@@ -47,10 +47,10 @@ from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import PageContext
 
-from tap_supermetrics.allocator import keep_large_buffers_out_of_the_heap
-from tap_supermetrics.client import PrefetchingSession
-from tap_supermetrics.pacing import RequestPacer
-from tap_supermetrics.streams import QueryStream
+from tap_supermetrics.api.client import PrefetchingSession
+from tap_supermetrics.api.pacing import RequestPacer
+from tap_supermetrics.streams.allocator import keep_large_buffers_out_of_the_heap
+from tap_supermetrics.streams.query import QueryStream
 from tap_supermetrics.tap import TapSupermetrics
 
 #: Attributes of the per-record path that a stream can override.

@@ -62,12 +62,12 @@ from singer_sdk.contrib.msgspec import encoder
 
 from bench.common import stream_reads
 from supermetrics_emulator import EmulatorServer
-from tap_supermetrics.budget import RowBudget
-from tap_supermetrics.coverage import Coverage, DayRange, DaySet, bookmark_day
-from tap_supermetrics.limits import Limits
-from tap_supermetrics.planner import PlannedQuery
-from tap_supermetrics.reads import StreamReads
-from tap_supermetrics.sizing import RowRates
+from tap_supermetrics.core.limits import Limits
+from tap_supermetrics.plan.budget import RowBudget
+from tap_supermetrics.plan.coverage import Coverage, DayRange, DaySet, bookmark_day
+from tap_supermetrics.plan.planner import PlannedQuery
+from tap_supermetrics.plan.sizing import RowRates
+from tap_supermetrics.read.reads import StreamReads
 
 ROOT = Path(__file__).resolve().parent.parent
 ONE_DAY = dt.timedelta(days=1)
@@ -471,7 +471,7 @@ def describe(estate: Estate, budget: int) -> list[str]:
             f"({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))}; {heavy} with "
             f"{HEAVY[1]:,}-{HEAVY[2]:,} rows a day), {estate.start}..{estate.end} "
             f"({HISTORY_DAYS} days), refresh 3/1 + 30/7, window_days {WINDOW_DAYS}; planned by "
-            "tap_supermetrics.reads.StreamReads"
+            "tap_supermetrics.read.reads.StreamReads"
         ),
         (
             f"plan ms: StreamReads + plan (+ the budget's allocation in b, {budget:,} rows), "

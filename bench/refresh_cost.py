@@ -5,7 +5,7 @@ Run: .venv/bin/python -m bench.refresh_cost [--accounts 100] [--rows-per-day 50]
 After a backfill, `--runs` daily runs (each one day later, `end_date` left at its
 default: yesterday in UTC) of one Google Ads query over `--accounts` accounts with
 `--rows-per-day` rows per account and day, once per setting of `SETTINGS`. Each run is
-planned by `tap_supermetrics.reads.StreamReads` (the planner and the tier bookkeeping
+planned by `tap_supermetrics.read.reads.StreamReads` (the planner and the tier bookkeeping
 the tap runs) from the state the previous run left, and every planned query is recorded
 as loaded, as a run that succeeds does. Nothing is sent: a query's rows are its accounts
 x its days x `--rows-per-day`. Prints the rows and queries of every run, the totals side
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.common import stream_reads
-from tap_supermetrics.reads import StreamReads
+from tap_supermetrics.read.reads import StreamReads
 
 ONE_DAY = dt.timedelta(days=1)
 #: Supermetrics' default fair-use budget: rows returned per month per licence.
@@ -117,7 +117,7 @@ def report(estate: Estate, runs: int) -> list[str]:
         (
             f"{estate.accounts} accounts x {estate.rows_per_day} rows a day, start_date {START}, "
             f"backfill through {BACKFILL_THROUGH}, then {runs} daily runs (end_date: yesterday, "
-            "window_days 30); planned by tap_supermetrics.reads.StreamReads"
+            "window_days 30); planned by tap_supermetrics.read.reads.StreamReads"
         ),
         "",
         f"{'run':>3}  {'as of':<10}" + "".join(f"{label:>{width}}" for label in labels),

@@ -49,9 +49,9 @@ from bench.common import (
     message_counts,
     singer_records,
 )
-from tap_supermetrics.config import CONFIG_SCHEMA
-from tap_supermetrics.lifecycle import GROWTH, PollTiming
-from tap_supermetrics.lineage import LINEAGE_FIELD
+from tap_supermetrics.api.lifecycle import GROWTH, PollTiming
+from tap_supermetrics.schema.lineage import LINEAGE_FIELD
+from tap_supermetrics.settings.config_schema import CONFIG_SCHEMA
 
 PYTHON = sys.executable
 STREAM = "keywords"

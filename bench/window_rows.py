@@ -27,10 +27,11 @@ import msgspec
 
 import tap_supermetrics.tap  # noqa: F401 - start from the tap's footprint
 from bench.common import MILLION_ROW_QUERY, peak_rss_mb
-from tap_supermetrics.fields import RowConverter, json_type
-from tap_supermetrics.lineage import LINEAGE_FIELD
-from tap_supermetrics.row_memory import PageDigests
-from tap_supermetrics.window_rows import WindowRows
+from tap_supermetrics.core.digests import PageDigests
+from tap_supermetrics.read.window_rows import WindowRows
+from tap_supermetrics.schema.conversion import RowConverter
+from tap_supermetrics.schema.lineage import LINEAGE_FIELD
+from tap_supermetrics.schema.types import json_type
 
 PAGE = 25_000
 KEYWORDS = 1_000

@@ -11,24 +11,21 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
-from tap_supermetrics.allocator import keep_large_buffers_out_of_the_heap
-from tap_supermetrics.config import (
-    CONFIG_SCHEMA,
-    QueryDefinition,
-    check_settings,
-    query_definitions,
-)
-from tap_supermetrics.coverage_stream import CoverageStream
-from tap_supermetrics.discovery import FieldDiscovery
-from tap_supermetrics.errors import ConfigError, SupermetricsError
-from tap_supermetrics.fields import FieldSpec
-from tap_supermetrics.limits import Limits
-from tap_supermetrics.query_runs import QueryRunsStream
-from tap_supermetrics.reconcile import OFF, mode, reconcile_spec
-from tap_supermetrics.reconciliation_stream import ReconciliationStream
-from tap_supermetrics.streams import QueryStream
-from tap_supermetrics.sync_run import SyncRun
-from tap_supermetrics.writer import StateFlushingWriter
+from tap_supermetrics.check.reconcile import OFF, mode, reconcile_spec
+from tap_supermetrics.core.errors import ConfigError, SupermetricsError
+from tap_supermetrics.core.limits import Limits
+from tap_supermetrics.read.sync_run import SyncRun
+from tap_supermetrics.schema.discovery import FieldDiscovery
+from tap_supermetrics.schema.types import FieldSpec
+from tap_supermetrics.settings.checks import check_settings
+from tap_supermetrics.settings.config_schema import CONFIG_SCHEMA
+from tap_supermetrics.settings.queries import QueryDefinition, query_definitions
+from tap_supermetrics.streams.allocator import keep_large_buffers_out_of_the_heap
+from tap_supermetrics.streams.coverage import CoverageStream
+from tap_supermetrics.streams.query import QueryStream
+from tap_supermetrics.streams.query_runs import QueryRunsStream
+from tap_supermetrics.streams.reconciliation import ReconciliationStream
+from tap_supermetrics.streams.writer import StateFlushingWriter
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum

@@ -17,7 +17,7 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from supermetrics_emulator import EmulatorServer
 from supermetrics_emulator.catalog import DATA_SOURCES
-from tap_supermetrics.lineage import LINEAGE_FIELD
+from tap_supermetrics.schema.lineage import LINEAGE_FIELD
 from tests import oracle
 from tests.constants import API_KEY, ROOT
 from tests.pipeline import meltano_plugins, pipeline, postgres
@@ -38,33 +38,20 @@ ADS_FIELDS = [
 GA_FIELDS = ["Date", "Country", "DeviceCategory", "Sessions", "BounceRate", "Revenue"]
 
 
-#: End-to-end tests outside the `test_e2e_*.py` and `test_dagster.py` files.
-E2E_ELSEWHERE = frozenset(
-    {
-        "tests/test_readme.py::test_commands_of_every_page_run_as_written",
-        (
-            "tests/test_exactly_once.py::"
-            "test_an_append_only_target_gets_each_row_once_after_an_expiry_mid_paging"
-        ),
-    }
-)
+#: Where the end-to-end tests live: every test there runs on one worker, in turn.
+E2E_FOLDER = "tests/e2e/"
 
 
 def runs_meltano(nodeid: str) -> bool:
     """Whether a test runs Meltano in the project directory (the end-to-end ones)."""
-    name = nodeid.split("::", maxsplit=1)[0].rsplit("/", 1)[-1]
-    return (
-        name.startswith("test_e2e_")
-        or name == "test_dagster.py"
-        or nodeid.split("[", maxsplit=1)[0] in E2E_ELSEWHERE
-    )
+    return nodeid.startswith(E2E_FOLDER)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Refuse an end-to-end test that the worker split below would not keep together."""
     strays = [i.nodeid for i in items if i.get_closest_marker("e2e") and not runs_meltano(i.nodeid)]
     if strays:
-        msg = f"e2e tests must be in test_e2e_*.py or in E2E_ELSEWHERE (conftest.py): {strays}"
+        msg = f"e2e tests belong in {E2E_FOLDER} (conftest.py keeps them on one worker): {strays}"
         raise pytest.UsageError(msg)
 
 
@@ -141,7 +128,7 @@ def base_config(emulator: EmulatorServer, tmp_path: Path, **overrides: Any) -> d
         "end_date": "2024-01-10",
         "poll_interval": 0.02,
         "max_poll_interval": 0.2,
-        # Tests page in tiny pages: pacing is tested on its own (tests/test_scale.py).
+        # Tests page in tiny pages: pacing is tested on its own (tests/api/test_scale.py).
         "max_requests_per_second": 500,
         "schema_cache_dir": str(tmp_path / "schema-cache"),
         "queries": [

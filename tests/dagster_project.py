@@ -1,4 +1,4 @@
-"""Running the Dagster code location (orchestrate/) as a user does, for tests/test_dagster.py.
+"""Running the Dagster code location (orchestrate/) as a user does, for tests/e2e/test_dagster.py.
 
 Every Dagster command goes through `orchestrate/dagster` (Dagster from .venv-dagster, as
 docs/running-on-dagster.md shows it), on a persistent instance under a temp DAGSTER_HOME

@@ -1,7 +1,7 @@
 """The emulator's rows, recomputed from docs/emulator-arithmetic.md alone.
 
 Tests that took their expected rows from the emulator's own planner would agree with
-a bug in it. This module imports nothing from the emulator (tests/test_oracle.py holds
+a bug in it. This module imports nothing from the emulator (tests/emulator/test_oracle.py holds
 it to that): the arithmetic is written out again from the page, and the catalogue's
 facts (fields, value lists, data types, accounts) are typed in by hand below.
 `rows` answers like a query's result, in the same order and with the same JSON

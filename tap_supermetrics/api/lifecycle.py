@@ -1,0 +1,339 @@
+"""One query's life: submit, poll with a growing interval, finish or fail clearly.
+
+Every status has an explicit branch. SCHEDULED/QUEUED/RUNNING keep polling until
+`query_timeout`; SUCCESS hands back the first page; FAILURE and STOPPED fail with the
+API's own error (a `LICENSE_*` code in a FAILURE stops the run: it is the licence's,
+not an account's); PROCESS_EXITED (final in Supermetrics' own CLI) is submitted again
+by the caller like expired results; anything else fails loudly rather than being
+taken for "no rows".
+Polls ask for the first page (`offset_start`/`offset_end`), so the poll that sees
+SUCCESS already carries the first rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_supermetrics.api.client import STATUS_PATH, SUBMIT_PATH
+from tap_supermetrics.api.licence import remedy
+from tap_supermetrics.core.errors import (
+    ApiErrorInfo,
+    LicenceError,
+    ProcessExitedError,
+    QueryFailedError,
+    QueryTimeoutError,
+    RunWideError,
+    SupermetricsError,
+)
+
+PENDING = frozenset({"SCHEDULED", "QUEUED", "RUNNING"})
+GROWTH = 1.5
+#: Longest a held-open lookup is asked to wait (seconds); the waits double up to it.
+LONGEST_HOLD = 60.0
+
+CallApi = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PollTiming:
+    """How often to poll, and for how long."""
+
+    first_interval: float = 0.25
+    max_interval: float = 5.0
+    query_timeout: float = 14_400.0
+    sync_timeout: int = 0
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> PollTiming:
+        """Read the poll settings."""
+        return cls(
+            first_interval=float(config.get("poll_interval", 0.25)),
+            max_interval=float(config.get("max_poll_interval", 5.0)),
+            query_timeout=float(config.get("query_timeout", 14_400)),
+            sync_timeout=int(config.get("sync_timeout", 0)),
+        )
+
+
+@dataclass
+class QueryRun:
+    """What happened to one submitted query: the `query_runs` record."""
+
+    stream: str
+    ds_id: str
+    start_date: str | None
+    end_date: str | None
+    accounts: list[str] | None = None
+    reason: str | None = None
+    date_field: str | None = None
+    account_field: str | None = None
+    schedule_id: str | None = None
+    request_id: str | None = None
+    status: str | None = None
+    total_rows: int | None = None
+    run_seconds: float | None = None
+    data_sampled: bool | None = None
+    cache_used: bool | None = None
+    submitted_at: str | None = None
+    finished_at: str | None = None
+    #: The `_sm_extracted_at` its rows carry (one stamp per window read, see lineage.py):
+    #: with `accounts` and the days, the current relations learn what it answered.
+    extracted_at: str | None = None
+    attempts: int = 0
+    status_polls: int = 0
+    rows_emitted: int = 0
+    #: Rows paged through, in every read of this query (the licence counts them).
+    rows_read: int = 0
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """Return the record for the `query_runs` stream."""
+        return dict(self.__dict__)
+
+
+def _utc_now(timespec: str = "milliseconds") -> str:
+    return dt.datetime.now(tz=dt.UTC).isoformat(timespec=timespec)
+
+
+@dataclass
+class QueryExecution:
+    """Runs one query to SUCCESS; `describe` prefixes every message (stream and window)."""
+
+    call_api: CallApi
+    params: dict[str, Any]
+    timing: PollTiming
+    run: QueryRun
+    describe: str
+    page_size: int
+    logger: logging.Logger
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    _answer: dict[str, Any] | None = field(default=None, init=False)
+    _submitted_clock: float = field(default=0.0, init=False)
+    _lookups_held: bool = field(default=True, init=False)
+    #: When the first execution of this query succeeded: the window's lineage stamp.
+    extracted_at: str | None = field(default=None, init=False)
+    #: Rows of the last complete read, and per account when it read several.
+    rows_read: int = field(default=0, init=False)
+    rows_by_account: dict[str, int] | None = field(default=None, init=False)
+    #: The last complete read's metric sums per (day, account), when reconciling.
+    sums: Any = field(default=None, init=False)
+
+    @property
+    def schedule_id(self) -> str | None:
+        """The id the API gave this query."""
+        return self.run.schedule_id
+
+    def submit(self) -> None:
+        """Send the query; with `sync_timeout` the answer may already be SUCCESS."""
+        self.run.attempts += 1
+        self.run.submitted_at = _utc_now()
+        self._submitted_clock = self.clock()
+        params = {
+            **self.params,
+            "sync_timeout": self.timing.sync_timeout,
+            "offset_start": 0,
+            "offset_end": self.page_size - 1,
+        }
+        answer = self.call_api(SUBMIT_PATH, params)
+        self._note(answer)
+        schedule_id = answer["meta"].get("schedule_id")
+        if not schedule_id and _status_of(answer) in PENDING:
+            msg = f"{self.describe}: the API accepted the query but gave no schedule_id"
+            raise QueryFailedError(msg)
+        self.run.schedule_id = str(schedule_id) if schedule_id else None
+        self._answer = answer
+        self.logger.info(
+            "%s: submitted (schedule_id %s, attempt %d)",
+            self.describe,
+            self.run.schedule_id,
+            self.run.attempts,
+        )
+
+    def wait(self) -> dict[str, Any]:
+        """Poll until SUCCESS and return that answer (it holds the first page)."""
+        if self._answer is None:
+            self.submit()
+        assert self._answer is not None  # noqa: S101 - submit() sets it
+        answer = self._answer
+        interval = self.timing.first_interval
+        hold = 1.0
+        deadline = self._submitted_clock + self.timing.query_timeout
+        while True:
+            status = _status_of(answer)
+            if status == "SUCCESS":
+                self._finish(answer)
+                return answer
+            if status in {"FAILURE", "STOPPED"}:
+                self._fail(status, answer)
+            if status == "PROCESS_EXITED":
+                self._exited(answer)
+            if status not in PENDING:
+                msg = (
+                    f"{self.describe}: the API reported status {status!r}, which the tap "
+                    f"does not know ({ApiErrorInfo.from_payload(answer)}); stopping rather "
+                    "than guessing"
+                )
+                self.run.status = status or None
+                raise QueryFailedError(msg)
+            self._log_progress(status, answer["meta"])
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                msg = (
+                    f"{self.describe}: query {self.run.schedule_id} was still {status} after "
+                    f"query_timeout={self.timing.query_timeout:g}s; raise query_timeout or "
+                    "narrow the query (window_days, fields)"
+                )
+                self.run.status = "TIMEOUT"
+                raise QueryTimeoutError(msg)
+            self._wait(min(interval, remaining), min(hold, remaining))
+            interval = min(interval * GROWTH, self.timing.max_interval)
+            hold = min(hold * 2, LONGEST_HOLD)
+            answer = self.poll()
+
+    def _wait(self, pause: float, hold: float) -> None:
+        """Wait between two status polls: in a held-open lookup if the API offers one.
+
+        A lookup of the query by `schedule_id` with `sync_timeout` (the documented
+        submit endpoint) returns as soon as the query ends, so SUCCESS is seen at once
+        while the waits, and so the polls, grow geometrically. Whether the API holds
+        lookups open is unconfirmed: an answer that comes back early without the query
+        being done, or an error, switches this query to plain sleeping.
+        """
+        if self._lookups_held and hold >= 1:
+            started = self.clock()
+            params = {
+                "schedule_id": self.run.schedule_id,
+                "sync_timeout": int(hold),
+                "offset_start": 0,
+                "offset_end": 0,
+            }
+            try:
+                status = _status_of(self.call_api(SUBMIT_PATH, params))
+            except RunWideError:
+                raise
+            except SupermetricsError as error:  # expiry too: the status poll is the judge
+                self.logger.info("%s: lookups are not held open (%s)", self.describe, error)
+                self._lookups_held = False
+            else:
+                waited = self.clock() - started
+                if status not in PENDING or waited >= int(hold) / 2:
+                    return
+                self._lookups_held = False
+                pause = max(0.0, pause - waited)
+        self.sleep(pause)
+
+    def poll(self) -> dict[str, Any]:
+        """Ask for the query's status (and its first page, once done)."""
+        self.run.status_polls += 1
+        params = {
+            "schedule_id": self.run.schedule_id,
+            "offset_start": 0,
+            "offset_end": self.page_size - 1,
+        }
+        answer = self.call_api(STATUS_PATH, params)
+        self._note(answer)
+        return answer
+
+    def resubmit(self) -> None:
+        """Submit again after the results expired (the caller bounds how often)."""
+        self._answer = None
+        self.submit()
+
+    def _note(self, answer: dict[str, Any]) -> None:
+        meta = answer["meta"]
+        self.run.request_id = str(meta.get("request_id") or "") or self.run.request_id
+        self.run.status = str(meta.get("status_code") or "") or self.run.status
+
+    def _finish(self, answer: dict[str, Any]) -> None:
+        meta = answer["meta"]
+        result = _object(meta.get("result"))
+        self.run.finished_at = _utc_now()
+        if self.extracted_at is None:
+            self.extracted_at = _utc_now("microseconds")
+        self.run.extracted_at = self.extracted_at
+        self.run.total_rows = _int_or_none(result.get("total_rows"))
+        self.run.run_seconds = _float_or_none(result.get("run_seconds"))
+        self.run.data_sampled = _bool_or_none(result.get("data_sampled"))
+        self.run.cache_used = _bool_or_none(result.get("cache_used"))
+        self.logger.info(
+            "%s: SUCCESS, %s rows (schedule_id %s, %d status polls)",
+            self.describe,
+            self.run.total_rows,
+            self.run.schedule_id,
+            self.run.status_polls,
+        )
+        if self.run.data_sampled:
+            self.logger.warning("%s: Supermetrics says the data is sampled", self.describe)
+
+    def _fail(self, status: str, answer: dict[str, Any]) -> None:
+        self.run.finished_at = _utc_now()
+        info = ApiErrorInfo.from_payload(answer)
+        if (info.code or "").upper().startswith("LICENSE_"):
+            # The licence, not an account: splitting by accounts would only spend more.
+            self.run.error = str(info)
+            msg = (
+                f"{self.describe}: query {self.run.schedule_id} ended with FAILURE because "
+                f"the Supermetrics licence refused it ({info}): {remedy(info.code)}; retrying "
+                "in this run would not help"
+            )
+            raise LicenceError(msg)
+        what = "was aborted (STOPPED)" if status == "STOPPED" else "ended with FAILURE"
+        msg = f"{self.describe}: query {self.run.schedule_id} {what}: {info}"
+        self.run.error = str(info)
+        raise QueryFailedError(msg, status=status, info=info)
+
+    def _exited(self, answer: dict[str, Any]) -> None:
+        """PROCESS_EXITED: final for this submission; the caller may submit it again."""
+        self.run.finished_at = _utc_now()
+        info = ApiErrorInfo.from_payload(answer)
+        self.run.error = f"PROCESS_EXITED: {info}"
+        msg = (
+            f"{self.describe}: query {self.run.schedule_id} ended with status PROCESS_EXITED "
+            f"(its process exited without a result; {info})"
+        )
+        raise ProcessExitedError(msg)
+
+    def _log_progress(self, status: str, meta: dict[str, Any]) -> None:
+        progress = _object(meta.get("progress"))
+        workflow = _object(meta.get("workflow"))
+        self.logger.info(
+            "%s: %s, %s/%s sub-queries ready; license queue: %s scheduled, %s running",
+            self.describe,
+            status,
+            progress.get("queries_ready", "?"),
+            progress.get("queries_total", "?"),
+            workflow.get("tasks_scheduled", "?"),
+            workflow.get("tasks_running", "?"),
+        )
+
+
+def _status_of(answer: dict[str, Any]) -> str:
+    """`meta.status_code`, upper-cased (the documented codes are; tolerate any case)."""
+    return str(answer["meta"].get("status_code") or "").upper()
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _float_or_none(value: object) -> float | None:
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _int_or_none(value: object) -> int | None:
+    number = _float_or_none(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+def _bool_or_none(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None

@@ -1,0 +1,6 @@
+"""Checks of what loaded: reconciliation against Supermetrics' own totals.
+
+`reconcile` says what is compared and how (pure); `reconciler` sends a window's totals
+query beside its data query and compares once the window is in. It implements
+`read.stream_windows.WindowChecks`. May import `read` and below.
+"""

@@ -1,0 +1,309 @@
+"""One stream's windows in this run, in order, each failure kept to what it is about.
+
+The path of a window: the plan (`reads.py`) names it; the pool (`scheduler.py`) hands
+out its execution, submitted ahead; `splitting.py` reads it, halving it by accounts if
+it ends FAILURE; `window_reader.py` pages through its rows, each exactly once; when all
+its rows are out, its accounts' coverage moves and STATE is written.
+
+What fails stays where it belongs: an account that fails alone is reported and left
+out of the stream's later windows; an error about the stream's data source (its
+account list refused, a query refused for it) stops this stream, whose loaded windows
+keep their coverage, while the other streams go on; an answer about the key or the
+licence stops the run at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from tap_supermetrics.core.errors import QueryFailedError, RunWideError, SupermetricsError
+from tap_supermetrics.plan.planner import PlannedQuery
+from tap_supermetrics.read.failures import AccountFailure, StreamFailure
+from tap_supermetrics.read.plan_log import log_plan
+from tap_supermetrics.read.splitting import read_isolating_failures
+from tap_supermetrics.read.usage import log_deferred
+from tap_supermetrics.read.window_rows import WindowRows
+
+if TYPE_CHECKING:
+    import logging
+
+    from tap_supermetrics.api.lifecycle import QueryExecution
+    from tap_supermetrics.plan.budget import StreamUsage
+    from tap_supermetrics.read.executions import ExecutionFactory
+    from tap_supermetrics.read.reads import StreamReads
+    from tap_supermetrics.read.scheduler import WindowedQueryStream
+    from tap_supermetrics.read.sync_run import SyncRun
+    from tap_supermetrics.read.window_reader import WindowReader
+
+
+CheckT = TypeVar("CheckT")
+
+
+class WindowChecks(Protocol[CheckT]):
+    """What checks a stream's windows as they load (reconciliation, `check/`).
+
+    `start` begins the check of a planned window (None: not checked); each part that
+    loads is reported to it; `finish` gives the check's records once the window is in,
+    `abandon` drops it when the window does not load.
+    """
+
+    def plan(self, queries: Sequence[PlannedQuery], usage: StreamUsage, *, dry_run: bool) -> None:
+        """Count and describe the checks the plan will cost."""
+        ...
+
+    def start(self, planned: PlannedQuery) -> CheckT | None:
+        """Begin checking `planned`."""
+        ...
+
+    def part_loaded(self, check: CheckT, part: PlannedQuery, execution: QueryExecution) -> None:
+        """A part of the checked window loaded."""
+        ...
+
+    def abandon(self, check: CheckT) -> None:
+        """The window did not load."""
+        ...
+
+    def finish(self, check: CheckT) -> list[dict[str, Any]]:
+        """The window loaded: the check's records."""
+        ...
+
+    def summary(self) -> None:
+        """The stream's windows are done."""
+        ...
+
+
+class StreamWindows:
+    """The windows one stream reads in this run."""
+
+    def __init__(  # noqa: PLR0913 - the parts a stream's sync is made of
+        self,
+        stream: WindowedQueryStream,
+        *,
+        ds_id: str,
+        reads: Callable[[], StreamReads],
+        executions: Callable[[], ExecutionFactory],
+        reader: WindowReader,
+        run: SyncRun,
+        write_state: Callable[[], None],
+        logger: logging.Logger,
+        dry_run: bool,
+        reconciler: Callable[[], WindowChecks[Any] | None] = lambda: None,
+    ) -> None:
+        """Read `stream`'s windows; `reads` and `executions` are made when first needed."""
+        self.stream = stream
+        self.ds_id = ds_id
+        self._reads = reads
+        self._executions = executions
+        self.reader = reader
+        self.run = run
+        self.write_state = write_state
+        self.logger = logger
+        self.dry_run = dry_run
+        self._reconciler = reconciler
+        self._check: Any = None
+        #: Totals queries submitted with the data queries submitted ahead.
+        self._checks_ahead: dict[PlannedQuery, Any] = {}
+        self.failed_accounts: set[str] = set()
+        #: Set when the stream stopped in this run (its data source's error).
+        self.failure: SupermetricsError | None = None
+        self._plan_logged = False
+
+    # Planning -----------------------------------------------------------------------
+
+    def planned_queries(self) -> list[PlannedQuery]:
+        """The queries this run sends (none in a dry run: it only prints them).
+
+        The row budget's deferrals are left out (`budget.py`).
+        """
+        candidates = self.plan_candidates()
+        if self.dry_run:
+            return []
+        budget = self.run.pool.budget
+        return [query for query in candidates if not budget.is_deferred(self.stream.name, query)]
+
+    def plan_candidates(self) -> list[PlannedQuery]:
+        """Every query of the plan, logged once (also in a dry run).
+
+        Planning may list the stream's accounts, also while another stream syncs (the
+        pool plans ahead): an error about this stream's data source stops this stream
+        only, wherever it arises.
+        """
+        if self.failure is not None:
+            return []
+        try:
+            reads = self._reads()
+            queries = reads.plan.queries
+        except RunWideError:
+            raise
+        except SupermetricsError as error:
+            self.stream_failed(error)
+            return []
+        if not self._plan_logged:
+            self._plan_logged = True
+            log_plan(reads, dry_run=self.dry_run)
+            usage = self.run.pool.budget.of(self.stream.name)
+            usage.planned(queries)
+            reconciler = self._reconciler()
+            if reconciler is not None:
+                reconciler.plan(queries, usage, dry_run=self.dry_run)
+        return list(queries)
+
+    def estimate(self, planned: PlannedQuery) -> int | None:
+        """Rows expected of `planned`, from the rates read so far (this run's included)."""
+        return self._reads().rates.estimate(planned.accounts, planned.window)
+
+    def stream_failed(self, error: SupermetricsError) -> None:
+        """Stop this stream for the run: report it, forget its queries submitted ahead.
+
+        Windows already loaded keep their coverage; the run goes on with the other
+        streams and ends non-zero after all of them (`FailureLedger`).
+        """
+        self.failure = error
+        failure = StreamFailure(self.stream.name, self.ds_id, str(error))
+        self.run.failures.add(failure)
+        self.logger.error("%s; this stream stops here, the other streams go on", failure)
+        for execution in self.run.pool.drop(self.stream):
+            execution.run.error = f"not read: the stream stopped ({error})"
+            self.run.runs.append(execution.run)
+        self._abandon_checks_ahead()
+
+    def _abandon_checks_ahead(self) -> None:
+        """Report the totals queries submitted ahead that no window will use."""
+        reconciler = self._reconciler()
+        for check in self._checks_ahead.values():
+            if reconciler is not None:
+                reconciler.abandon(check)
+        self._checks_ahead.clear()
+
+    # Reading ------------------------------------------------------------------------
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record of this run's windows, in plan order."""
+        pool = self.run.pool
+        pool.start()
+        queries = self.planned_queries()
+        if self.failure is not None:
+            return
+        if not queries and not self.dry_run:
+            self.logger.info("Stream %r is up to date: no days to read", self.stream.name)
+        try:
+            for index, planned in enumerate(queries):
+                execution = pool.take(self.stream, planned)
+                if execution is None:  # deferred by the row budget
+                    continue
+                if index + 1 < len(queries):
+                    pool.submit_ahead(self.stream, queries[index + 1])
+                    self._totals_ahead(queries[index + 1])
+                try:
+                    yield from self._read_planned(planned, execution)
+                finally:
+                    pool.budget.release(self.stream.name, planned)
+        except RunWideError:
+            raise
+        except SupermetricsError as error:
+            self.stream_failed(error)
+        self._abandon_checks_ahead()
+        log_deferred(self.logger, self.run.pool.budget, self.stream.name, dry_run=self.dry_run)
+        reconciler = self._reconciler()
+        if reconciler is not None:
+            reconciler.summary()
+
+    def _totals_ahead(self, planned: PlannedQuery) -> None:
+        """Submit a window's totals query with its data query, when that went ahead."""
+        reconciler = self._reconciler()
+        if reconciler is None or planned in self._checks_ahead:
+            return
+        if not self.run.pool.holds(self.stream, planned):
+            return
+        check = reconciler.start(planned)
+        if check is not None:
+            self._checks_ahead[planned] = check
+
+    def _read_planned(
+        self, planned: PlannedQuery, execution: QueryExecution
+    ) -> Iterator[dict[str, Any]]:
+        """Read one planned query, leaving out accounts that already failed in this run."""
+        ahead = self._checks_ahead.pop(planned, None)
+        still_failed = [a for a in planned.accounts if a in self.failed_accounts]
+        if still_failed:  # do not spend queries on them again
+            self.logger.info(
+                "%s: skipping %s, which failed earlier in this run",
+                self.describe(planned),
+                ", ".join(still_failed),
+            )
+            rest = tuple(a for a in planned.accounts if a not in self.failed_accounts)
+            if execution.schedule_id:  # submitted ahead: say in query_runs why it is unread
+                execution.run.error = (
+                    f"not read: {', '.join(still_failed)} failed earlier in this run; "
+                    + ("the window was submitted again without them" if rest else "nothing left")
+                )
+                self.run.runs.append(execution.run)
+            if not rest:
+                if ahead is not None:
+                    self._checks_ahead[planned] = ahead  # reported unread at the end
+                return
+            planned = PlannedQuery(planned.window, rest, planned.reason)
+            execution = self.new_execution(planned)
+        reconciler = self._reconciler()
+        check = ahead
+        if check is None and reconciler is not None:
+            check = reconciler.start(planned)
+        self._check = check
+        try:
+            yield from read_isolating_failures(self, planned, execution)
+        except BaseException:
+            if reconciler is not None and check is not None:
+                reconciler.abandon(check)
+            raise
+        finally:
+            self._check = None
+        if reconciler is not None and check is not None:
+            self.run.reconciliations.extend(reconciler.finish(check))
+
+    # What splitting.py needs ------------------------------------------------------
+
+    def describe(self, planned: PlannedQuery) -> str:
+        """The prefix of every message about `planned`."""
+        return self._executions().describe(planned)
+
+    def new_execution(self, planned: PlannedQuery) -> QueryExecution:
+        """An execution of `planned`, not yet submitted."""
+        return self._executions().new_execution(planned)
+
+    def new_window_rows(self) -> WindowRows:
+        """The row memory of one window: it goes with the window into its parts."""
+        return WindowRows(self.reader.stream.primary_keys or ())
+
+    def read_window(
+        self, execution: QueryExecution, planned: PlannedQuery, rows: WindowRows
+    ) -> Iterator[dict[str, Any]]:
+        """Wait for the execution and yield its records not yet in `rows`."""
+        return self.reader.read(execution, rows, self.describe(planned))
+
+    def window_loaded(self, planned: PlannedQuery, execution: QueryExecution) -> None:
+        """Every row of `planned` was emitted: move its accounts' coverage, emit STATE."""
+        if self._check is not None:
+            reconciler = self._reconciler()
+            if reconciler is not None:
+                reconciler.part_loaded(self._check, planned, execution)
+        rows = execution.rows_by_account
+        if rows is None or len(planned.accounts) == 1:
+            rows = dict.fromkeys(planned.accounts[:1], execution.rows_read)
+        self._reads().loaded(planned.accounts, planned.window, rows)
+        self.write_state()
+
+    def accounts_failed(
+        self, accounts: Sequence[str], planned: PlannedQuery, error: QueryFailedError
+    ) -> None:
+        """Report accounts that failed alone; their coverage stays where it was."""
+        code = error.info.code or "FAILURE"
+        what = str(error).partition(": ")[2] or str(error.info)
+        window = str(planned.window or "as configured")
+        for account in accounts:
+            self.failed_accounts.add(account)
+            failure = AccountFailure(self.stream.name, account, window, what)
+            self.run.failures.add(failure)
+            self.logger.error("%s; its days stay unloaded, the run goes on", failure)
+        self._reads().failed(accounts, code)
+        self.write_state()
