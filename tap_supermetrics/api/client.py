@@ -7,6 +7,7 @@ and truncated bodies are retried in one place, honouring `Retry-After`.
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import functools
 import json
@@ -32,12 +33,11 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
-from tap_supermetrics.api.licence import remedy
+from tap_supermetrics.api.licence import licence_refusal, remedy
 from tap_supermetrics.api.pacing import RequestPacer, pacer_for
 from tap_supermetrics.core.errors import (
     ApiErrorInfo,
     AuthenticationError,
-    LicenceError,
     ResultsExpiredError,
     ResultShapeError,
     SupermetricsError,
@@ -254,7 +254,7 @@ class SupermetricsStream(RESTStream[int]):
                 f"{self._where(response)}: the Supermetrics licence refused the request "
                 f"(HTTP {status}, {info}): {remedy(code)}; retrying in this run would not help"
             )
-            raise LicenceError(msg)
+            raise licence_refusal(msg, info)
         if self._is_retriable(status):
             msg = f"{self._where(response)}: HTTP {status}: {info}"
             raise RetriableAPIError(msg, response)
@@ -375,8 +375,11 @@ class SupermetricsStream(RESTStream[int]):
             text = str(error)
         if text.startswith(describe):
             return error
-        kind = type(error) if isinstance(error, SupermetricsError) else SupermetricsError
-        return kind(f"{describe}: {text}")
+        if isinstance(error, SupermetricsError):  # keep its kind and what it carries
+            explained = copy.copy(error)
+            explained.args = (f"{describe}: {text}",)
+            return explained
+        return SupermetricsError(f"{describe}: {text}")
 
 
 #: Codes about the key itself (documented at 401 and 403): no stream can go on without it.

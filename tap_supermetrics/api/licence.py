@@ -1,11 +1,22 @@
 """What to do about each of the licence's refusals (`LICENSE_*` codes).
 
-A licence error stops the run at once: no retry in this run can cure it, and every
-further query would be refused alike. The line says which limit was hit and what to
-change: the setting to lower where one exists, otherwise the licence to check.
+Most licence answers are about the whole licence (expired, suspended, the month's rows or
+the day's queries spent): they stop the run at once, since every further query would be
+refused alike. Two are about one query: `LICENSE_HISTORICAL_RANGE_EXCEEDED` refuses a
+window's days (newer windows still load) and `LICENSE_ACCOUNT_LIMIT_EXCEEDED` some of
+its accounts (the window is split until they stand alone). Either way the line says which
+limit was hit and what to change: the setting where one exists, otherwise the licence.
 """
 
 from __future__ import annotations
+
+from tap_supermetrics.core.errors import (
+    ApiErrorInfo,
+    LicenceAccountsError,
+    LicenceError,
+    SupermetricsError,
+    WindowRefusedError,
+)
 
 #: Documented codes → the limit, and the remedy.
 REMEDIES: dict[str, str] = {
@@ -41,3 +52,13 @@ def remedy(code: str | None) -> str:
     if known is not None:
         return known
     return f"the licence refused the query ({code}): check the licence with Supermetrics"
+
+
+def licence_refusal(message: str, info: ApiErrorInfo) -> SupermetricsError:
+    """The error a licence answer raises: about one window, some accounts, or the run."""
+    code = (info.code or "").upper()
+    if code == "LICENSE_HISTORICAL_RANGE_EXCEEDED":
+        return WindowRefusedError(message)
+    if code == "LICENSE_ACCOUNT_LIMIT_EXCEEDED":
+        return LicenceAccountsError(message, status="FAILURE", info=info)
+    return LicenceError(message)

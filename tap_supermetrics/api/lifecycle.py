@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_supermetrics.api.client import STATUS_PATH, SUBMIT_PATH
-from tap_supermetrics.api.licence import remedy
+from tap_supermetrics.api.licence import licence_refusal, remedy
 from tap_supermetrics.core.errors import (
     ApiErrorInfo,
-    LicenceError,
     ProcessExitedError,
     QueryFailedError,
     QueryTimeoutError,
@@ -115,6 +114,8 @@ class QueryExecution:
     _answer: dict[str, Any] | None = field(default=None, init=False)
     _submitted_clock: float = field(default=0.0, init=False)
     _lookups_held: bool = field(default=True, init=False)
+    #: A refusal of the submission, raised when the query is waited for.
+    _refusal: SupermetricsError | None = field(default=None, init=False)
     #: When the first execution of this query succeeded: the window's lineage stamp.
     extracted_at: str | None = field(default=None, init=False)
     #: Rows of the last complete read, and per account when it read several.
@@ -129,17 +130,32 @@ class QueryExecution:
         return self.run.schedule_id
 
     def submit(self) -> None:
-        """Send the query; with `sync_timeout` the answer may already be SUCCESS."""
+        """Send the query; with `sync_timeout` the answer may already be SUCCESS.
+
+        A refusal about this query alone (its data source, accounts or days) is kept and
+        raised by `wait`, where its reader handles it: a query submitted ahead for
+        another stream must not fail the stream being read. An answer about the key or
+        the whole licence is raised at once.
+        """
         self.run.attempts += 1
         self.run.submitted_at = _utc_now()
         self._submitted_clock = self.clock()
+        self._refusal = None
         params = {
             **self.params,
             "sync_timeout": self.timing.sync_timeout,
             "offset_start": 0,
             "offset_end": self.page_size - 1,
         }
-        answer = self.call_api(SUBMIT_PATH, params)
+        try:
+            answer = self.call_api(SUBMIT_PATH, params)
+        except RunWideError:
+            raise
+        except SupermetricsError as refusal:
+            self.run.status = "REFUSED"
+            self.run.error = str(refusal)
+            self._refusal = refusal
+            return
         self._note(answer)
         schedule_id = answer["meta"].get("schedule_id")
         if not schedule_id and _status_of(answer) in PENDING:
@@ -156,8 +172,10 @@ class QueryExecution:
 
     def wait(self) -> dict[str, Any]:
         """Poll until SUCCESS and return that answer (it holds the first page)."""
-        if self._answer is None:
+        if self._answer is None and self._refusal is None:
             self.submit()
+        if self._refusal is not None:
+            raise self._refusal
         assert self._answer is not None  # noqa: S101 - submit() sets it
         answer = self._answer
         interval = self.timing.first_interval
@@ -274,14 +292,13 @@ class QueryExecution:
         self.run.finished_at = _utc_now()
         info = ApiErrorInfo.from_payload(answer)
         if (info.code or "").upper().startswith("LICENSE_"):
-            # The licence, not an account: splitting by accounts would only spend more.
             self.run.error = str(info)
             msg = (
                 f"{self.describe}: query {self.run.schedule_id} ended with FAILURE because "
                 f"the Supermetrics licence refused it ({info}): {remedy(info.code)}; retrying "
                 "in this run would not help"
             )
-            raise LicenceError(msg)
+            raise licence_refusal(msg, info)
         what = "was aborted (STOPPED)" if status == "STOPPED" else "ended with FAILURE"
         msg = f"{self.describe}: query {self.run.schedule_id} {what}: {info}"
         self.run.error = str(info)

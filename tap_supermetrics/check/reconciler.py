@@ -86,8 +86,8 @@ class StreamReconciler:
         if not queries:
             return
         extra = sum(self.estimate(query) for query in queries)
-        usage.planned_queries += len(queries)
-        usage.planned_rows += extra
+        usage.totals_planned += len(queries)
+        usage.totals_rows += extra
         self.logger.info(
             "%sstream %r: plus %d totals queries (reconciliation), ~%s rows",
             "Dry run: " if dry_run else "",
@@ -102,9 +102,9 @@ class StreamReconciler:
             return None
         totals = self.totals_query(planned)
         budget = self.run.pool.budget
-        if not budget.admit(self.stream, totals, self.estimate(planned)):
+        if not budget.admit_totals(self.stream, totals, self.estimate(planned)):
             self.logger.info(
-                "%s: no room in max_rows_per_run for its totals query; not reconciled",
+                "%s: not reconciled: budget (no room in max_rows_per_run for its totals query)",
                 self.executions().describe(planned),
             )
             return None

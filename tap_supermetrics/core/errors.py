@@ -114,6 +114,22 @@ class ResultCutError(QueryFailedError):
         self.cap = cap
 
 
+class WindowRefusedError(SupermetricsError):
+    """The licence refused one window's days (`LICENSE_HISTORICAL_RANGE_EXCEEDED`).
+
+    About the window, not the stream: the stream's newer windows and the other streams
+    still load; the window's days stay missing until the licence or start_date changes.
+    """
+
+
+class LicenceAccountsError(QueryFailedError):
+    """The licence refused a query's accounts (`LICENSE_ACCOUNT_LIMIT_EXCEEDED`).
+
+    About some of the query's accounts: the window is split by accounts like a query
+    that ended FAILURE, until the refused accounts stand alone and are reported.
+    """
+
+
 class QueryTimeoutError(SupermetricsError):
     """The query did not finish within `query_timeout`."""
 

@@ -17,6 +17,9 @@ complete read (`{"111-111-1111": [37500, 30]}`: 1,250 rows a day), which size it
 windows and estimate their cost (`sizing.py`); whole numbers, because a Singer target
 reads state numbers as Decimal and cannot write a fraction back. All three are keys
 next to the others, which earlier releases ignore.
+`unsettled` holds, per account, the last day loaded while it was yesterday (UTC) or
+later, read again once when it is final; `refreshing`, per account and tier, the days a
+row budget let a due tier read so far. Both are new keys earlier releases ignore.
 `replication_key_value` is kept for people and older releases: the last day up to
 which every configured account is loaded without a gap from `start_date`.
 """
@@ -179,6 +182,12 @@ class Coverage:
     rows_read: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: Per account, days whose totals did not reconcile: the next run reads them again.
     mismatched: dict[str, DaySet] = field(default_factory=dict)
+    #: Per account, the last day loaded while it was yesterday (UTC) or later: it may
+    #: still have been running in the account's time zone, so it is read again once.
+    unsettled: dict[str, dt.date] = field(default_factory=dict)
+    #: Per account, per refresh tier, the days read toward the tier's next completion
+    #: when a row budget let only part of it be read in one run.
+    refreshing: dict[str, dict[str, DaySet]] = field(default_factory=dict)
 
     @property
     def rows_per_day(self) -> dict[str, float]:
@@ -214,6 +223,14 @@ class Coverage:
             },
             "mismatched": {
                 account: days.to_json() for account, days in sorted(self.mismatched.items()) if days
+            },
+            "unsettled": {
+                account: day.isoformat() for account, day in sorted(self.unsettled.items())
+            },
+            "refreshing": {
+                account: {tier: days.to_json() for tier, days in sorted(tiers.items()) if days}
+                for account, tiers in sorted(self.refreshing.items())
+                if any(tiers.values())
             },
         }
 
@@ -253,6 +270,12 @@ def read_coverage(
                 str(account): DaySet.from_json(days)
                 for account, days in (stored.get("mismatched") or {}).items()
             },
+            unsettled=_unsettled(stored),
+            refreshing={
+                str(account): {str(tier): DaySet.from_json(days) for tier, days in tiers.items()}
+                for account, tiers in (stored.get("refreshing") or {}).items()
+                if isinstance(tiers, dict)
+            },
         )
     value = bookmark.get("replication_key_value")
     if value in (None, "") or bookmark.get("replication_key") != replication_key:
@@ -263,7 +286,26 @@ def read_coverage(
         fingerprint=dict(fingerprint),
         accounts=dict.fromkeys(accounts, days),
         known=True,
+        unsettled=dict.fromkeys(accounts, last),
     )
+
+
+def _unsettled(stored: Mapping[str, Any]) -> dict[str, dt.date]:
+    """`unsettled` as stored.
+
+    A state written before the key existed reads each account's last loaded day as
+    unsettled: it is read again once, as that release did on every run.
+    """
+    value = stored.get("unsettled")
+    if isinstance(value, dict):
+        return {
+            str(account): dt.date.fromisoformat(str(day)[:10]) for account, day in value.items()
+        }
+    last_days = {
+        str(account): DaySet.from_json(days).last
+        for account, days in (stored.get("accounts") or {}).items()
+    }
+    return {account: day for account, day in last_days.items() if day is not None}
 
 
 def _rows_read(value: object) -> dict[str, tuple[int, int]]:

@@ -1,7 +1,9 @@
 """What to read this run: config + coverage + as-of day → the Supermetrics queries.
 
 Pure: no HTTP, no SDK. For every account, the days wanted (`start_date`..`end_date`)
-minus the days loaded, plus the last loaded day, plus the days of each refresh tier
+minus the days loaded, plus the last loaded day while it is unsettled (it was loaded
+while it was yesterday or later, and is read again once it is final), plus the days of
+each refresh tier
 that is due (`refresh.py`; `lookback_days` is one tier read every as-of day), plus
 requested re-reads not yet done, split into windows of `window_days`. Accounts with the
 same days to read share one query, so a steady daily run sends one query per window
@@ -92,6 +94,9 @@ class PlannedQuery:
     #: Days never loaded before the accounts' last loaded day (or any day of an account
     #: never loaded): with a row budget they come after every stream's new days.
     backfill: bool = False
+    #: Days loaded already, read again (refresh tiers, the unsettled day, re-reads): with
+    #: a row budget they come after every stream's new days, before any backfill.
+    refresh: bool = False
 
     def describe(self) -> str:
         """`2024-01-01..2024-01-31, 2 accounts (new account)` for logs and the dry run."""
@@ -225,8 +230,8 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
         coverage = Coverage(failed=dict(coverage.failed), known=True)
     coverage.fingerprint = dict(current_fingerprint)
     pending = tuple(item for item in rereads if item.digest not in coverage.rereads)
-    groups: dict[tuple[DaySet, bool], list[str]] = {}
-    reasons: dict[tuple[DaySet, bool], set[str]] = {}
+    groups: dict[tuple[DaySet, str], list[str]] = {}
+    reasons: dict[tuple[DaySet, str], set[str]] = {}
     due: dict[str, tuple[tuple[Tier, DaySet], ...]] = {}
     for account in accounts:
         days, why, due[account] = _account_reads(account, wanted, coverage, tiers, as_of)
@@ -237,16 +242,19 @@ def plan_stream(  # noqa: PLR0913 - each input is one independent fact
             days |= extra
         if changed and days:
             why = {QUERY_CHANGED}
-        old = _backfill_days(account, days, coverage, changed=changed is not None)
-        classes = [(days - old, False), (old, True)] if budgeted else [(days, False)]
-        for part_days, backfill in classes:
+        for kind, part_days in _classes(account, days, coverage, changed, budgeted=budgeted):
             if part_days:
-                groups.setdefault((part_days, backfill), []).append(account)
-                reasons.setdefault((part_days, backfill), set()).update(why)
+                groups.setdefault((part_days, kind), []).append(account)
+                reasons.setdefault((part_days, kind), set()).update(why)
     rates = RowRates(coverage.rows_per_day)
     queries = [
         PlannedQuery(
-            window, group, _reason(reasons[key], key[1], budgeted=budgeted), estimate, key[1]
+            window,
+            group,
+            _reason(reasons[key], key[1]),
+            estimate,
+            backfill=key[1] == BACKFILL,
+            refresh=key[1] == REFRESH,
         )
         for key, members in groups.items()
         for group in account_groups(members, rates, limits)
@@ -280,31 +288,52 @@ def _backfill_days(account: str, days: DaySet, coverage: Coverage, *, changed: b
     return (days - loaded) & DaySet.of(dt.date.min, loaded.last)
 
 
-#: Reasons that belong to backfill (the others are new days and refreshes).
+#: The classes of days a budgeted plan keeps apart, in the order a row budget serves them.
+ALL_DAYS, NEW, REFRESH, BACKFILL = "all", "new", "refresh", "backfill"
+#: Reasons that belong to backfill, and to new days (the others are refreshes).
 _BACKFILL_REASONS = frozenset({FIRST_RUN, NEW_ACCOUNT, QUERY_CHANGED, EARLIER_START, RESUME, GAP})
+_NEW_REASONS = frozenset({NEW_DAYS})
 #: Re-reads whose digest is not kept in `rereads` once done (their days are, elsewhere).
 MISMATCH_PREFIX = "mismatch:"
 
 
-def _reason(reasons: set[str], backfill: bool, budgeted: bool) -> str:  # noqa: FBT001
-    """Why a group's days are read; a budgeted part keeps only the reasons that are its own."""
-    own = reasons
-    if budgeted:
-        own = {why for why in reasons if (why in _BACKFILL_REASONS) == backfill} or reasons
-    return ", ".join(sorted(own))
+def _classes(
+    account: str, days: DaySet, coverage: Coverage, changed: str | None, *, budgeted: bool
+) -> list[tuple[str, DaySet]]:
+    """An account's days by class.
+
+    With a row budget, new days, refreshes and backfill are separate queries, so that
+    one never waits for (or is deferred with) another.
+    """
+    if not budgeted:
+        return [(ALL_DAYS, days)]
+    old = _backfill_days(account, days, coverage, changed=changed is not None)
+    again = DaySet() if changed else days & coverage.loaded(account)
+    return [(NEW, days - old - again), (REFRESH, again), (BACKFILL, old)]
+
+
+def _reason(reasons: set[str], kind: str) -> str:
+    """Why a group's days are read; a budgeted class keeps only the reasons that are its own."""
+    own = {
+        NEW: reasons & _NEW_REASONS,
+        BACKFILL: reasons & _BACKFILL_REASONS,
+        REFRESH: reasons - _NEW_REASONS - _BACKFILL_REASONS,
+    }.get(kind, reasons)
+    return ", ".join(sorted(own or reasons))
 
 
 def _date_order(query: PlannedQuery) -> dt.date:
     return query.window.start if query.window else dt.date.min
 
 
-def _budgeted_order(query: PlannedQuery) -> tuple[bool, int]:
-    """New days and refreshes first (oldest first), then backfill newest first."""
+def _budgeted_order(query: PlannedQuery) -> tuple[int, int]:
+    """New days first, then refreshes (oldest first), then backfill newest first."""
+    rank = 2 if query.backfill else 1 if query.refresh else 0
     if query.window is None:
-        return (query.backfill, 0)
+        return (rank, 0)
     if query.backfill:
-        return (True, -query.window.end.toordinal())
-    return (False, query.window.start.toordinal())
+        return (rank, -query.window.end.toordinal())
+    return (rank, query.window.start.toordinal())
 
 
 def _account_reads(
@@ -323,19 +352,23 @@ def _account_reads(
     reasons = _missing_reasons(account, missing, loaded, coverage)
     last = loaded.last
     assert last is not None  # noqa: S101 - loaded is not empty
-    days = missing | DaySet.of(last, last)
+    unsettled = coverage.unsettled.get(account)
+    again = DaySet.of(unsettled, unsettled) & wanted if unsettled else DaySet()
+    days = missing | again
     refreshed = coverage.refreshed.setdefault(account, {})
+    progress = coverage.refreshing.get(account, {})
     due: list[tuple[Tier, DaySet]] = []
     for tier in tiers:
         # A tier never run for this account counts as run at its last loaded day.
         last_ran = dt.date.fromisoformat(refreshed.setdefault(tier.key, last.isoformat()))
         if tier.is_due(last_ran, as_of):
             span = DaySet.of(*tier.span(last)) & wanted
-            if span - days:
+            todo = span - progress.get(tier.key, DaySet())
+            if todo - days:
                 reasons.add(tier.reason)
-            days |= span
+            days |= todo
             due.append((tier, span))
-    if not (missing or due):
+    if again and not (missing or due):
         reasons.add(LAST_LOADED_DAY)
     return days, reasons, tuple(due)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_supermetrics.api.lifecycle import PollTiming, QueryExecution, QueryRun
 from tap_supermetrics.plan.planner import RECONCILIATION
+from tap_supermetrics.read.confirmations import CONFIRM_EMPTY, without_exclusion
 
 if TYPE_CHECKING:
     import logging
@@ -59,6 +60,8 @@ class ExecutionFactory:
         """
         params = self.definition.parameters()
         params["fields"] = list(fields or self.requested_fields)
+        if planned.reason == CONFIRM_EMPTY and isinstance(params.get("settings"), dict):
+            params["settings"] = without_exclusion(params["settings"])
         accounts = self.reads.accounts_param(planned.accounts)
         params.pop("ds_accounts", None)
         if accounts:

@@ -2,8 +2,10 @@
 
 When one account of a query fails (its login lost access, say), the other accounts'
 rows are still emitted and their coverage moves; the failing account's coverage does
-not. When a whole stream cannot go on (listing its accounts was refused, its query is
-refused for its data source), the other streams still load and save their state. The
+not. When the licence refuses one window (it does not reach back that far), its days
+stay missing and the stream's other windows load. When a whole stream cannot go on
+(listing its accounts was refused, its query is refused for its data source), the other
+streams still load and save their state. The
 run must still end non-zero, after every stream has synced, with one line per failure.
 Errors about the key or the licence are not collected here: they stop the run at once.
 """
@@ -66,7 +68,30 @@ class ReconciliationFailure:
         return self.what
 
 
-Failure = AccountFailure | StreamFailure | ReconciliationFailure
+@dataclass(frozen=True)
+class WindowFailure:
+    """A window of one stream that the licence refused; the stream's other windows loaded."""
+
+    stream: str
+    window: str
+    what: str
+
+    def __str__(self) -> str:
+        """The error's own line (it names the stream and window), prefixed if it does not."""
+        if self.what.startswith(f"stream {self.stream!r}"):
+            return self.what
+        return f"stream {self.stream!r}, window {self.window}: {self.what}"
+
+
+Failure = AccountFailure | StreamFailure | WindowFailure | ReconciliationFailure
+
+#: How the end-of-run line counts each kind of failure.
+_COUNTED = (
+    (AccountFailure, "{} account failure(s)"),
+    (WindowFailure, "{} refused window(s)"),
+    (StreamFailure, "{} stream failure(s)"),
+    (ReconciliationFailure, '{} stream(s) whose totals did not reconcile (reconcile: "strict")'),
+)
 
 
 @dataclass
@@ -83,18 +108,11 @@ class FailureLedger:
         """Fail the run after one log line per failed stream and account, if any failed."""
         if not self.failures:
             return
-        accounts = sum(isinstance(failure, AccountFailure) for failure in self.failures)
-        streams = sum(isinstance(failure, StreamFailure) for failure in self.failures)
-        mismatched = len(self.failures) - accounts - streams
         counts = []
-        if accounts:
-            counts.append(f"{accounts} account failure(s)")
-        if streams:
-            counts.append(f"{streams} stream failure(s)")
-        if mismatched:
-            counts.append(
-                f'{mismatched} stream(s) whose totals did not reconcile (reconcile: "strict")'
-            )
+        for kind, text in _COUNTED:
+            count = sum(isinstance(failure, kind) for failure in self.failures)
+            if count:
+                counts.append(text.format(count))
         summary = ", ".join(counts)
         logger.error(
             "%s; everything else was synced, and what failed stays unloaded until a run reads it:",

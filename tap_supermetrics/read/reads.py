@@ -50,6 +50,10 @@ class AccountLimitError(SupermetricsError):
     """A query summed over more accounts than one query may take: it cannot be split."""
 
 
+class RereadAccountError(SupermetricsError):
+    """A `reread` names an account the stream's account list does not hold."""
+
+
 class StreamReads:
     """What one stream reads this run, and what it has loaded so far."""
 
@@ -119,6 +123,11 @@ class StreamReads:
         return self.resolved
 
     @property
+    def rates_read(self) -> dict[str, tuple[int, int]]:
+        """Per account, the rows and days of its last complete read."""
+        return self.plan.coverage.rows_read
+
+    @property
     def rates(self) -> RowRates:
         """Rows per day per account, as the last complete reads returned them."""
         return RowRates(self.plan.coverage.rows_per_day)
@@ -136,11 +145,32 @@ class StreamReads:
             )
             raise AccountLimitError(msg)
 
+    def _refuse_unknown_reread_accounts(self) -> None:
+        """A `reread` naming an account the stream does not hold is a mistake to say.
+
+        Explicit account lists are checked with the settings; lists the API resolves
+        (`list.all_accounts`, filters) are checked here, right after listing them, before
+        any data query: the stream stops, the others go on.
+        """
+        held = set(self.keys)
+        for item in self.definition.rereads:
+            unknown = [account for account in item.accounts or () if account not in held]
+            if unknown:
+                msg = (
+                    f"stream {self.definition.name!r}: reread names account(s) "
+                    f"{', '.join(unknown)}, which ds_accounts "
+                    f"{json.dumps(self.definition.ds_accounts)} does not hold now (it holds "
+                    f"{len(held)}: {', '.join(sorted(held)[:5])}{', …' if len(held) > 5 else ''})"  # noqa: PLR2004 - five named
+                )
+                raise RereadAccountError(msg)
+
     @cached_property
     def plan(self) -> StreamPlan:
         """This run's queries, computed once."""
         definition = self.definition
         self._refuse_unsplittable()
+        if not self.summed and self.resolved:
+            self._refuse_unknown_reread_accounts()
         if definition.pass_through.get("date_range_type"):
             return plan_full_table(None, self.keys, self.limits)
         if definition.date_field is None:
@@ -233,17 +263,39 @@ class StreamReads:
                 self.plan.coverage.failed.pop(account, None)
         for account in accounts:
             self._read_now[account] = self._read_now.get(account, DaySet()) | complete
+        self._note_unsettled(accounts, complete)
         self._note_refreshes(accounts)
         self._write_back()
+
+    def _note_unsettled(self, accounts: Iterable[str], complete: DaySet) -> None:
+        """Yesterday loaded is unsettled until read again once final; a final read settles it.
+
+        The last complete day may still have been running in the account's time zone
+        (and its currency conversion used a rate not yet the closing one): it is read
+        again by the first run after it, and then no more, so a past `end_date` whose days
+        are all final reads nothing.
+        """
+        unsettled = self.plan.coverage.unsettled
+        for account in accounts:
+            day = unsettled.get(account)
+            if day is not None and day in complete and day < self.last_complete_day:
+                del unsettled[account]
+            if self.last_complete_day in complete:
+                unsettled[account] = self.last_complete_day
 
     def _note_refreshes(self, accounts: Iterable[str]) -> None:
         """Record the refresh tiers and re-reads whose days are now all read in this run."""
         coverage = self.plan.coverage
         for account in accounts:
             read = self._read_now[account]
+            progress = coverage.refreshing.setdefault(account, {})
             for tier, span in self.plan.due.get(account, ()):
-                if not (span - read):
-                    coverage.refreshed.setdefault(account, {})[tier.key] = self.as_of.isoformat()
+                so_far = (progress.get(tier.key, DaySet()) | read) & span
+                if span - so_far:  # a row budget let only part of it be read: keep what was
+                    progress[tier.key] = so_far
+                    continue
+                coverage.refreshed.setdefault(account, {})[tier.key] = self.as_of.isoformat()
+                progress.pop(tier.key, None)
         for item in self.plan.rereads:
             if item.digest in coverage.rereads or item.digest.startswith(MISMATCH_PREFIX):
                 continue

@@ -15,21 +15,31 @@ second each until one has been timed); the rest are submitted later, as the sync
 reaches them.
 
 Every submission, ahead or not, first asks the run's row budget (`budget.py`); with a
-budget, the first `start` ranks every stream's queries against it before any is sent.
+budget, the first `start` ranks every stream's queries against it before any is sent,
+cutting to fit what a window larger than the budget's remainder allows.
+
+A query keeps its own errors: a refusal at submission is raised when the query is read,
+inside its own stream's sync (`QueryExecution.submit`). An answer about the key or the
+whole licence stops the run at once; when it comes for another stream's query (submitted
+ahead, or that stream's account list), the pool keeps it in `stopping`: the stream being
+read ends where it is, and the error is raised by the stream it is about, so that the
+run's last lines name the right stream.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
-from tap_supermetrics.core.errors import RunWideError, SupermetricsError
-from tap_supermetrics.plan.budget import RowBudget
+from tap_supermetrics.core.errors import RunWideError
+from tap_supermetrics.plan.budget import Candidate, RowBudget
 
 if TYPE_CHECKING:
     from tap_supermetrics.api.lifecycle import QueryExecution
     from tap_supermetrics.plan.planner import PlannedQuery
+    from tap_supermetrics.plan.sizing import RowRates
 
 
 class WindowedQueryStream(Protocol):
@@ -50,8 +60,8 @@ class WindowedQueryStream(Protocol):
         """Every query the plan holds, before the budget (also in a dry run)."""
         ...
 
-    def estimate(self, planned: PlannedQuery) -> int | None:
-        """Rows expected of `planned`, from what the stream has read so far."""
+    def rates(self) -> RowRates:
+        """Rows per day per account, from what the stream has read so far (this run too)."""
         ...
 
     def new_execution(self, planned: PlannedQuery) -> QueryExecution:
@@ -77,7 +87,8 @@ class QueryPool:
         self._clock = clock
         self._streams: list[WindowedQueryStream] = []
         self._ahead: dict[tuple[str, PlannedQuery], QueryExecution] = {}
-        self._refused: dict[tuple[str, PlannedQuery], SupermetricsError] = {}
+        #: An answer about the key or the licence, and the stream whose query it came for.
+        self.stopping: tuple[str, RunWideError] | None = None
         self._opened: set[str] = set()  # streams whose first query was submitted or taken
         self._reading: str | None = None
         self._reading_since = 0.0
@@ -97,47 +108,45 @@ class QueryPool:
         if not self._allocated:
             self._allocated = True
             if self.budget.limit is not None:
-                self.budget.allocate(
-                    [
-                        (stream.name, planned)
-                        for stream in self._streams
-                        if stream.selected
-                        for planned in stream.plan_candidates()
-                    ]
-                )
+                candidates: list[Candidate] = []
+                for stream in self._streams:
+                    if stream.selected:
+                        with self._stops_for(stream):
+                            candidates += [
+                                Candidate(stream.name, planned, stream.rates())
+                                for planned in stream.plan_candidates()
+                            ]
+                self.budget.allocate(candidates)
         self._top_up()
 
     def submit_ahead(self, stream: WindowedQueryStream, planned: PlannedQuery) -> None:
-        """Submit a planned query now, to be taken later.
+        """Submit a planned query now, to be taken later (not cut by the row budget).
 
-        A refusal that concerns only this query's stream (its data source, login or
-        accounts) is kept and raised when the query is taken, inside its own stream's
-        sync: raised now, it would end whichever stream happens to be syncing. Errors
-        about the key or the licence stop the run at once.
+        A refusal that concerns only this query is kept in its execution and raised when
+        the query is read, inside its own stream's sync; one about the key or the licence
+        stops the run (`stopping`).
         """
         key = (stream.name, planned)
-        if key not in self._ahead and key not in self._refused:
-            if not self.budget.admit(stream.name, planned, stream.estimate(planned), ahead=True):
-                return
-            execution = stream.new_execution(planned)
-            try:
-                execution.submit()
-            except RunWideError:
-                raise
-            except SupermetricsError as error:
-                self._refused[key] = error
-                self.budget.release(stream.name, planned)
-                return
-            self._ahead[key] = execution
+        if key in self._ahead or self.stopping is not None:
+            return
+        if self.budget.admit(stream.name, planned, stream.rates(), ahead=True) is None:
+            return
+        execution = stream.new_execution(planned)
+        with self._stops_for(stream):
+            execution.submit()
+        self._ahead[key] = execution
 
     def holds(self, stream: WindowedQueryStream, planned: PlannedQuery) -> bool:
         """Whether `planned` was submitted ahead and waits to be taken."""
         return (stream.name, planned) in self._ahead
 
-    def take(self, stream: WindowedQueryStream, planned: PlannedQuery) -> QueryExecution | None:
-        """Return the execution submitted ahead for this query, or a fresh one.
+    def take(
+        self, stream: WindowedQueryStream, planned: PlannedQuery
+    ) -> tuple[PlannedQuery, QueryExecution] | None:
+        """The part of `planned` to read now and its execution (submitted ahead or fresh).
 
-        None: the row budget defers the query to a later run. Taking a stream's first
+        None: the row budget defers the query to a later run. The part is `planned`
+        itself unless the budget cut it to what it has left. Taking a stream's first
         query marks it as being read: the streams after it are topped up.
         """
         if stream.name != self._reading:
@@ -147,23 +156,29 @@ class QueryPool:
             self._reading, self._reading_since = stream.name, now
             self._opened.add(stream.name)
             self._top_up()
-        refused = self._refused.pop((stream.name, planned), None)
-        if refused is not None:
-            raise refused
         ahead = self._ahead.pop((stream.name, planned), None)
         if ahead is not None:
-            return ahead
-        if not self.budget.admit(stream.name, planned, stream.estimate(planned)):
+            return planned, ahead
+        part = self.budget.admit(stream.name, planned, stream.rates())
+        if part is None:
             return None
-        return stream.new_execution(planned)
+        return part, stream.new_execution(part)
 
     def drop(self, stream: WindowedQueryStream) -> list[QueryExecution]:
         """Forget what was submitted ahead for `stream`; return it, so it can be reported."""
-        self._refused = {key: e for key, e in self._refused.items() if key[0] != stream.name}
         dropped = [execution for (name, _), execution in self._ahead.items() if name == stream.name]
         self._ahead = {key: e for key, e in self._ahead.items() if key[0] != stream.name}
         self.budget.release(stream.name)
         return dropped
+
+    @contextmanager
+    def _stops_for(self, stream: WindowedQueryStream) -> Iterator[None]:
+        """Keep an answer about the key or the licence, raised for `stream`'s sake."""
+        try:
+            yield
+        except RunWideError as error:
+            if self.stopping is None:
+                self.stopping = (stream.name, error)
 
     def _top_up(self) -> None:
         """Submit the first query of the next streams, as far ahead as is safe."""
@@ -182,8 +197,11 @@ class QueryPool:
             expected_wait = (waiting + 1) * per_stream
             if waiting >= MAX_STREAMS_AHEAD or expected_wait > self.result_lifetime / 2:
                 return
-            queries = stream.planned_queries()
-            self._opened.add(stream.name)
-            if queries:
-                self.submit_ahead(stream, queries[0])
-                waiting += 1
+            if self.stopping is not None:
+                return
+            with self._stops_for(stream):
+                queries = stream.planned_queries()
+                self._opened.add(stream.name)
+                if queries:
+                    self.submit_ahead(stream, queries[0])
+                    waiting += 1

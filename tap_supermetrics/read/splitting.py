@@ -5,7 +5,9 @@ while the others are fine. The query is split in halves, and the halves of the
 halves, until each failing account stands alone: the other accounts' rows are read
 and their coverage moves; each failing account is reported and the run goes on.
 When every part keeps failing alike down to quarters, the failure is not about an
-account (a field the data source refuses, say): it is raised and stops the stream.
+account (a field the data source refuses, say): it is raised and stops the stream, unless
+the licence said it refuses accounts (`LICENSE_ACCOUNT_LIMIT_EXCEEDED`): then the halving
+goes on until every refused account stands alone.
 
 Exactly once holds across the parts: the window's row memory goes with its rows into
 every part, so rows a first read emitted before its results expired (and its
@@ -26,7 +28,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tap_supermetrics.core.accounts import TEAM_LIST_PREFIX
-from tap_supermetrics.core.errors import QueryFailedError, ResultCutError
+from tap_supermetrics.core.errors import LicenceAccountsError, QueryFailedError, ResultCutError
 from tap_supermetrics.core.windows import DateWindow
 from tap_supermetrics.plan.planner import ALL_ACCOUNTS, PlannedQuery
 
@@ -70,8 +72,11 @@ class PartReader(Protocol):
         """Wait for the execution and yield its records not yet in `rows`."""
         ...
 
-    def window_loaded(self, planned: PlannedQuery, execution: QueryExecution) -> None:
-        """Every row of `planned` was emitted (`execution` holds what its read counted)."""
+    def window_loaded(self, planned: PlannedQuery, execution: QueryExecution) -> Parts:
+        """Every row of `planned` was emitted (`execution` holds what its read counted).
+
+        Returns the parts to read next for the window: accounts to confirm on their own.
+        """
         ...
 
     def accounts_failed(
@@ -90,21 +95,21 @@ def read_isolating_failures(
     level = 0
     while parts:
         failures: Failures = []
-        cuts: Parts = []
+        more: Parts = []  # halves of cut parts, and accounts to confirm on their own
         for part, current in parts:
             try:
                 yield from reader.read_window(current, part, rows)
             except ResultCutError as error:
-                cuts.extend(_cut_parts(reader, part, current, error))
+                more.extend(_cut_parts(reader, part, current, error))
                 continue
             except QueryFailedError as error:
                 if error.status != "FAILURE":
                     raise
                 failures.append((part, current, error))
                 continue
-            reader.window_loaded(part, current)
+            more.extend(reader.window_loaded(part, current))
         everything_failed = len(failures) == len(parts)
-        parts = [*cuts, *_split(reader, failures, everything_failed=everything_failed, level=level)]
+        parts = [*more, *_split(reader, failures, everything_failed=everything_failed, level=level)]
         level += 1
 
 
@@ -167,7 +172,14 @@ def _split(
 ) -> Parts:
     """The halves of each failed multi-account query, submitted; single accounts reported."""
     codes = {error.info.code for _, _, error in failures}
-    if failures and everything_failed and level >= LEVELS_BEFORE_GLOBAL and len(codes) == 1:
+    about_accounts = all(isinstance(error, LicenceAccountsError) for _, _, error in failures)
+    if (
+        failures
+        and everything_failed
+        and level >= LEVELS_BEFORE_GLOBAL
+        and len(codes) == 1
+        and not about_accounts  # the licence names accounts: find every one of them
+    ):
         raise failures[0][2]  # every part fails alike: not about one account
     parts: Parts = []
     for failed, failed_execution, error in failures:

@@ -14,12 +14,24 @@ licence stops the run at once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from tap_supermetrics.core.errors import QueryFailedError, RunWideError, SupermetricsError
+from tap_supermetrics.core.errors import (
+    QueryFailedError,
+    RunWideError,
+    SupermetricsError,
+    WindowRefusedError,
+)
 from tap_supermetrics.plan.planner import PlannedQuery
-from tap_supermetrics.read.failures import AccountFailure, StreamFailure
+from tap_supermetrics.read.confirmations import (
+    CONFIRM_EMPTY,
+    EXCLUDE_INVALID,
+    EmptyAccounts,
+    excludes_invalid,
+)
+from tap_supermetrics.read.failures import AccountFailure, StreamFailure, WindowFailure
 from tap_supermetrics.read.plan_log import log_plan
 from tap_supermetrics.read.splitting import read_isolating_failures
 from tap_supermetrics.read.usage import log_deferred
@@ -30,6 +42,7 @@ if TYPE_CHECKING:
 
     from tap_supermetrics.api.lifecycle import QueryExecution
     from tap_supermetrics.plan.budget import StreamUsage
+    from tap_supermetrics.plan.sizing import RowRates
     from tap_supermetrics.read.executions import ExecutionFactory
     from tap_supermetrics.read.reads import StreamReads
     from tap_supermetrics.read.scheduler import WindowedQueryStream
@@ -108,19 +121,43 @@ class StreamWindows:
         #: Set when the stream stopped in this run (its data source's error).
         self.failure: SupermetricsError | None = None
         self._plan_logged = False
+        self._checks_planned = False
+        #: Accounts confirmed on their own in this run, and the confirmations being read.
+        self._empty_accounts: EmptyAccounts | None = None
+        self._confirming: list[PlannedQuery] = []
 
     # Planning -----------------------------------------------------------------------
 
     def planned_queries(self) -> list[PlannedQuery]:
         """The queries this run sends (none in a dry run: it only prints them).
 
-        The row budget's deferrals are left out (`budget.py`).
+        As the row budget cut them, its deferrals left out (`budget.py`).
         """
         candidates = self.plan_candidates()
-        if self.dry_run:
-            return []
-        budget = self.run.pool.budget
-        return [query for query in candidates if not budget.is_deferred(self.stream.name, query)]
+        to_send = self.run.pool.budget.planned_for(self.stream.name, candidates)
+        if not self._checks_planned:  # the windows the budget lets through, in both runs
+            self._checks_planned = True
+            self._plan_checks(to_send)
+        return [] if self.dry_run else to_send
+
+    def _plan_checks(self, to_send: Sequence[PlannedQuery]) -> None:
+        """Count and say what checking the windows may cost: totals, confirmations."""
+        usage = self.run.pool.budget.of(self.stream.name)
+        reconciler = self._reconciler()
+        if reconciler is not None and to_send:
+            reconciler.plan(to_send, usage, dry_run=self.dry_run)
+        if self.dry_run and self.failure is None:
+            last = {account: rows for account, (rows, _) in self._reads().rates_read.items()}
+            usage.confirmations = self.empty_accounts.expected(to_send, last)
+            if usage.confirmations:
+                self.logger.info(
+                    "Dry run: stream %r: plus up to %d %s queries (%s set; accounts whose last "
+                    "read returned no rows)",
+                    self.stream.name,
+                    usage.confirmations,
+                    CONFIRM_EMPTY,
+                    EXCLUDE_INVALID,
+                )
 
     def plan_candidates(self) -> list[PlannedQuery]:
         """Every query of the plan, logged once (also in a dry run).
@@ -142,16 +179,20 @@ class StreamWindows:
         if not self._plan_logged:
             self._plan_logged = True
             log_plan(reads, dry_run=self.dry_run)
-            usage = self.run.pool.budget.of(self.stream.name)
-            usage.planned(queries)
-            reconciler = self._reconciler()
-            if reconciler is not None:
-                reconciler.plan(queries, usage, dry_run=self.dry_run)
+            self.run.pool.budget.of(self.stream.name).planned(queries)
         return list(queries)
 
-    def estimate(self, planned: PlannedQuery) -> int | None:
-        """Rows expected of `planned`, from the rates read so far (this run's included)."""
-        return self._reads().rates.estimate(planned.accounts, planned.window)
+    @property
+    def empty_accounts(self) -> EmptyAccounts:
+        """The stream's empty accounts to confirm (`exclude_invalid_accounts`)."""
+        if self._empty_accounts is None:
+            enabled = excludes_invalid(self._reads().definition.pass_through)
+            self._empty_accounts = EmptyAccounts(enabled)
+        return self._empty_accounts
+
+    def rates(self) -> RowRates:
+        """Rows per day per account, from the reads so far (this run's included)."""
+        return self._reads().rates
 
     def stream_failed(self, error: SupermetricsError) -> None:
         """Stop this stream for the run: report it, forget its queries submitted ahead.
@@ -180,34 +221,77 @@ class StreamWindows:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record of this run's windows, in plan order."""
-        pool = self.run.pool
-        pool.start()
+        self.run.pool.start()
+        if self._run_stops():
+            return
         queries = self.planned_queries()
-        if self.failure is not None:
+        if self.failure is not None or self._run_stops():
             return
         if not queries and not self.dry_run:
             self.logger.info("Stream %r is up to date: no days to read", self.stream.name)
         try:
-            for index, planned in enumerate(queries):
-                execution = pool.take(self.stream, planned)
-                if execution is None:  # deferred by the row budget
-                    continue
-                if index + 1 < len(queries):
-                    pool.submit_ahead(self.stream, queries[index + 1])
-                    self._totals_ahead(queries[index + 1])
-                try:
-                    yield from self._read_planned(planned, execution)
-                finally:
-                    pool.budget.release(self.stream.name, planned)
+            yield from self._read_queries(queries)
         except RunWideError:
             raise
         except SupermetricsError as error:
             self.stream_failed(error)
+        if self.run.pool.stopping is not None:
+            return
         self._abandon_checks_ahead()
         log_deferred(self.logger, self.run.pool.budget, self.stream.name, dry_run=self.dry_run)
         reconciler = self._reconciler()
         if reconciler is not None:
             reconciler.summary()
+
+    def _read_queries(self, queries: Sequence[PlannedQuery]) -> Iterator[dict[str, Any]]:
+        """Read `queries` in order, the next one submitted ahead while one is read."""
+        pool = self.run.pool
+        for index, planned in enumerate(queries):
+            taken = pool.take(self.stream, planned)
+            if self._run_stops():
+                return
+            if taken is None:  # deferred by the row budget
+                continue
+            part, execution = taken
+            if index + 1 < len(queries):
+                pool.submit_ahead(self.stream, queries[index + 1])
+                self._totals_ahead(queries[index + 1])
+            try:
+                yield from self._read_refusable(part, execution)
+            finally:
+                pool.budget.release(self.stream.name, part)
+            if self._run_stops():
+                return
+
+    def _run_stops(self) -> bool:
+        """Whether an answer about the key or the licence stops the run.
+
+        When it came for this stream's query, it is raised here; when it came for another
+        stream's, this stream ends where it is (its loaded windows keep their coverage)
+        and the error is raised by the stream it is about.
+        """
+        stopping = self.run.pool.stopping
+        if stopping is None:
+            return False
+        stream, error = stopping
+        if stream == self.stream.name:
+            raise error
+        return True
+
+    def _read_refusable(
+        self, planned: PlannedQuery, execution: QueryExecution
+    ) -> Iterator[dict[str, Any]]:
+        """Read one planned query; a window the licence refuses fails alone.
+
+        `LICENSE_HISTORICAL_RANGE_EXCEEDED` is about the window's days: they stay missing,
+        the run reports them at its end (exit code 1), and newer windows still load.
+        """
+        try:
+            yield from self._read_planned(planned, execution)
+        except WindowRefusedError as error:
+            failure = WindowFailure(self.stream.name, str(planned.window), str(error))
+            self.run.failures.add(failure)
+            self.logger.error("%s; its days stay missing, the stream goes on", failure)  # noqa: TRY400 - the line is the story
 
     def _totals_ahead(self, planned: PlannedQuery) -> None:
         """Submit a window's totals query with its data query, when that went ahead."""
@@ -258,6 +342,9 @@ class StreamWindows:
             raise
         finally:
             self._check = None
+            for part in self._confirming:
+                self.run.pool.budget.release(self.stream.name, part)
+            self._confirming.clear()
         if reconciler is not None and check is not None:
             self.run.reconciliations.extend(reconciler.finish(check))
 
@@ -281,17 +368,57 @@ class StreamWindows:
         """Wait for the execution and yield its records not yet in `rows`."""
         return self.reader.read(execution, rows, self.describe(planned))
 
-    def window_loaded(self, planned: PlannedQuery, execution: QueryExecution) -> None:
-        """Every row of `planned` was emitted: move its accounts' coverage, emit STATE."""
+    def window_loaded(
+        self, planned: PlannedQuery, execution: QueryExecution
+    ) -> list[tuple[PlannedQuery, QueryExecution]]:
+        """Every row of `planned` was emitted: move its accounts' coverage, emit STATE.
+
+        An account the API may have left out (`confirmations.py`) is not loaded yet: its
+        own query for the window is returned, to be read next.
+        """
+        rows = execution.rows_by_account
+        unsure = self.empty_accounts.to_confirm(planned.accounts, rows)
+        sure = tuple(account for account in planned.accounts if account not in unsure)
+        loaded = dataclasses.replace(planned, accounts=sure) if unsure else planned
         if self._check is not None:
             reconciler = self._reconciler()
             if reconciler is not None:
-                reconciler.part_loaded(self._check, planned, execution)
-        rows = execution.rows_by_account
+                reconciler.part_loaded(self._check, loaded, execution)
         if rows is None or len(planned.accounts) == 1:
             rows = dict.fromkeys(planned.accounts[:1], execution.rows_read)
-        self._reads().loaded(planned.accounts, planned.window, rows)
+        self._reads().loaded(sure, planned.window, rows)
         self.write_state()
+        return [
+            part
+            for account in unsure
+            if (part := self._confirmation(account, planned, execution)) is not None
+        ]
+
+    def _confirmation(
+        self, account: str, planned: PlannedQuery, execution: QueryExecution
+    ) -> tuple[PlannedQuery, QueryExecution] | None:
+        """Submit the query that confirms `account` alone for `planned`'s window."""
+        part = PlannedQuery(planned.window, (account,), CONFIRM_EMPTY)
+        budget = self.run.pool.budget
+        if budget.admit(self.stream.name, part, self.rates()) is None:
+            self.logger.info(
+                "%s: no room in max_rows_per_run to confirm that the API did not leave it out; "
+                "its days stay missing",
+                self.describe(part),
+            )
+            return None
+        self._confirming.append(part)
+        self.logger.info(
+            "%s: no rows while the window's other accounts have some, with %s set: reading it "
+            "alone without the setting, in case the API left it out",
+            self.describe(part),
+            EXCLUDE_INVALID,
+        )
+        confirm = self.new_execution(part)
+        confirm.extracted_at = execution.extracted_at  # one stamp per window read
+        confirm.submit()
+        budget.of(self.stream.name).confirmations += 1
+        return part, confirm
 
     def accounts_failed(
         self, accounts: Sequence[str], planned: PlannedQuery, error: QueryFailedError

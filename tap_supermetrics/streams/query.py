@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from tap_supermetrics.api.lifecycle import QueryExecution
     from tap_supermetrics.api.pagination import ResultPaginator
     from tap_supermetrics.plan.planner import PlannedQuery
+    from tap_supermetrics.plan.sizing import RowRates
     from tap_supermetrics.read.sync_run import SyncRun
     from tap_supermetrics.settings.queries import QueryDefinition
 
@@ -227,9 +228,9 @@ class QueryStream(HookedStream):
         """Every query of the plan, before the row budget."""
         return self.windows.plan_candidates()
 
-    def estimate(self, planned: PlannedQuery) -> int | None:
-        """Rows expected of `planned`."""
-        return self.windows.estimate(planned)
+    def rates(self) -> RowRates:
+        """Rows per day per account, as read so far."""
+        return self.windows.rates()
 
     def new_execution(self, planned: PlannedQuery) -> QueryExecution:
         """An execution of this stream's query for one planned query, not yet submitted."""

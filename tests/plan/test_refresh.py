@@ -47,8 +47,13 @@ class Planning:
         self.config = config
         self.bookmarks: dict[str, dict[str, Any]] = {}
 
-    def run(self, end: str, *, today: str = "2030-01-01") -> dict[str, list[str]]:
-        """One run with `end_date` = `end`: the windows it reads, by stream."""
+    def run(self, end: str, *, today: str | None = None) -> dict[str, list[str]]:
+        """One run with `end_date` = `end`: the windows it reads, by stream.
+
+        The run happens on `today`, by default the day after `end`, as a daily schedule
+        runs: `end` is then yesterday, so its last day loads unsettled.
+        """
+        today = today or (day(end) + dt.timedelta(days=1)).isoformat()
         config = {**self.config, "end_date": end}
         read: dict[str, list[str]] = {}
         for definition in query_definitions(config):
@@ -303,7 +308,7 @@ def test_daily_runs_over_http_read_exactly_the_due_tiers_and_query_overrides(
     }
     assert reasons == {
         "ads": "new days, refresh 2 days every 1, refresh 6 days every 3",
-        "fb": "new days",  # lookback_days 0: the last loaded day only
+        "fb": "lookback, new days",  # lookback_days 0: the last loaded day, every as-of day
     }
 
 
@@ -368,11 +373,71 @@ def test_a_requested_reread_over_http_reads_its_days_once(
 
     assert second.returncode == 0
     assert third.returncode == 0
+    # The same as-of day, and a last loaded day that was final when loaded: only the re-read.
     assert {(r["Date"], r["profileID"]) for r in second.records("ads")} == {
         ("2024-01-03", B),
         ("2024-01-04", B),
+    }
+    assert any("requested re-read" in r["reason"] for r in second.records("query_runs"))
+    assert third.records("ads") == []  # done: not again, and nothing else to read
+    assert "is up to date" in third.stderr
+
+
+def test_a_day_loaded_as_yesterday_is_read_again_once_when_final_then_never() -> None:
+    planning = Planning({"start_date": "2024-01-01", "window_days": 90, "queries": [query()]})
+    assert planning.run("2024-01-10", today="2024-01-11") == {
+        "ads": ["2024-01-01..2024-01-10 first run"]
+    }
+    coverage = planning.bookmarks["ads"]["coverage"]
+    assert coverage["unsettled"] == {A: "2024-01-10", B: "2024-01-10"}
+
+    # A second run the same day: 01-10 is still yesterday, still unsettled.
+    assert planning.run("2024-01-10", today="2024-01-11") == {
+        "ads": ["2024-01-10..2024-01-10 last loaded day"]
+    }
+    # The next day 01-10 is final: read again once (the as-of day stays 01-10, end_date's).
+    assert planning.run("2024-01-10", today="2024-01-12") == {
+        "ads": ["2024-01-10..2024-01-10 last loaded day"]
+    }
+    assert planning.bookmarks["ads"]["coverage"]["unsettled"] == {}
+    # Every day is final and no tier is due: the past end_date reads nothing, for ever.
+    assert planning.run("2024-01-10", today="2024-01-13") == {"ads": []}
+    assert planning.run("2024-01-10", today="2025-06-01") == {"ads": []}
+
+
+def test_a_past_end_date_once_loaded_sends_no_query(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = base_config(emulator, tmp_path, queries=[query()])
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0
+    before = len(emulator.stats()["request_log"])
+
+    second = run_tap(tmp_path, config, state=first.states()[-1])
+
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.records("ads") == []
+    assert "Stream 'ads' is up to date" in second.stderr
+    submitted = [e for e in emulator.stats()["request_log"][before:] if e["endpoint"] == "submit"]
+    assert submitted == []
+    assert second.states()[-1]["bookmarks"]["ads"] == first.states()[-1]["bookmarks"]["ads"]
+
+
+def test_a_state_without_unsettled_days_reads_its_last_day_once(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = base_config(emulator, tmp_path, queries=[query()])
+    first = run_tap(tmp_path, config)
+    state = first.states()[-1]
+    del state["bookmarks"]["ads"]["coverage"]["unsettled"]  # as an earlier release wrote it
+
+    second = run_tap(tmp_path, config, state=state)
+    third = run_tap(tmp_path, config, state=second.states()[-1])
+
+    assert {(r["Date"], r["profileID"]) for r in second.records("ads")} == {
         ("2024-01-10", A),
         ("2024-01-10", B),
     }
-    assert any("requested re-read" in r["reason"] for r in second.records("query_runs"))
-    assert {r["Date"] for r in third.records("ads")} == {"2024-01-10"}  # done: not again
+    assert [r["reason"] for r in second.records("query_runs")] == ["last loaded day"]
+    assert third.records("ads") == []
+    assert third.records("query_runs") == []

@@ -343,3 +343,31 @@ def test_a_deselected_metric_is_not_asked_for_and_keeps_coverage(
     assert third.returncode == 0
     assert lines(third, "changed since the last run")  # a metric came back: read it all
     assert same_rows(third.records("ads"), rows("2024-01-01", "2024-01-11", [A, B, C]))
+
+
+def test_a_reread_naming_an_account_the_list_does_not_hold_stops_only_its_stream(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = settings(emulator, tmp_path, ads(ds_accounts="list.all_accounts"), GA)
+    config["reread"] = [
+        {
+            "stream": "ads",
+            "accounts": ["999-999-9999"],
+            "start_date": "2024-01-02",
+            "end_date": "2024-01-03",
+        }
+    ]
+
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    refused = lines(run, "reread names account(s) 999-999-9999")
+    assert refused
+    assert "list.all_accounts" in refused[0]
+    assert run.records("ads") == []
+    assert run.records("ga") == oracle.rows(
+        "GAWA", GA_FIELDS, "2024-01-01", "2024-01-10", ["properties/1001"]
+    )
+    log = emulator.stats()["request_log"]
+    assert [e for e in log if e["endpoint"] == "submit" and e["params"].get("ds_id") == "AW"] == []

@@ -9,6 +9,7 @@ refused before any request, and licence refusals say what to do.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from tests.conftest import TapRun, base_config, run_tap, submissions
 A, B = "111-111-1111", "222-222-2222"
 FIELDS = ["Date", "profileID", "CampaignName", "Device", "Clicks", "Cost"]
 KEY = ("Date", "profileID", "CampaignName", "Device")
+GA = ["Date", "property", "DeviceCategory", "Sessions"]
 
 
 def config(emulator: EmulatorServer, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
@@ -258,11 +260,9 @@ def test_bad_limits_are_refused_before_any_request(
         ({"licence_state": "suspended"}, "LICENSE_QUERIES_SUSPENDED", "check the licence"),
         ({"licence_rows_per_month": 1}, "LICENSE_ROW_LIMIT_EXCEEDED", "max_rows_per_run"),
         ({"licence_daily_queries": 1}, "LICENSE_DAILY_QUERY_LIMIT_EXCEEDED", "fewer queries"),
-        ({"licence_history_days": 30}, "LICENSE_HISTORICAL_RANGE_EXCEEDED", "move start_date"),
-        ({"licence_max_accounts": 1}, "LICENSE_ACCOUNT_LIMIT_EXCEEDED", "read fewer accounts"),
     ],
 )
-def test_each_licence_refusal_stops_the_run_in_one_line_naming_the_remedy(
+def test_each_licence_wide_refusal_stops_the_run_in_one_line_naming_the_remedy(
     emulator: EmulatorServer, tmp_path: Path, settings: dict[str, Any], code: str, remedy: str
 ) -> None:
     emulator.configure(**settings)
@@ -272,4 +272,77 @@ def test_each_licence_refusal_stops_the_run_in_one_line_naming_the_remedy(
     refusals = [line for line in run.stderr.splitlines() if code in line]
     assert len(refusals) == 1, run.stderr
     assert remedy in refusals[0]
+    assert "Traceback" not in run.stderr
+
+
+def test_a_window_beyond_the_licences_history_fails_alone(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    today = dt.datetime.now(tz=dt.UTC).date()
+    emulator.configure(licence_history_days=20)
+    ga = {"name": "ga", "ds_id": "GAWA", "ds_accounts": ["properties/1001"], "fields": GA}
+    settings = config(
+        emulator,
+        tmp_path,
+        queries=[config(emulator, tmp_path)["queries"][0], ga],
+        start_date=(today - dt.timedelta(days=30)).isoformat(),
+        end_date=(today - dt.timedelta(days=2)).isoformat(),
+        window_days=5,
+    )
+
+    run = run_tap(tmp_path, settings)
+
+    assert run.returncode == 1
+    # Windows starting 30 and 25 days ago reach past the licence's 20 days: refused, alone.
+    refused = [line for line in run.stderr.splitlines() if "its days stay missing" in line]
+    assert len(refused) == 4, run.stderr[-3000:]  # two windows of each stream
+    assert all("LICENSE_HISTORICAL_RANGE_EXCEEDED" in line for line in refused)
+    assert all("move start_date" in line for line in refused), refused
+    summary = [line for line in run.stderr.splitlines() if "4 refused window(s)" in line]
+    assert summary, run.stderr[-2000:]
+    assert "stream failure" not in run.stderr
+    state = run.states()[-1]["bookmarks"]
+    first_loaded = (today - dt.timedelta(days=20)).isoformat()
+    last = (today - dt.timedelta(days=2)).isoformat()
+    for stream in ("ads", "ga"):
+        accounts = state[stream]["coverage"]["accounts"]
+        assert all(days == [[first_loaded, last]] for days in accounts.values()), accounts
+    assert {r["Date"] for r in run.records("ga")} >= {first_loaded, last}
+
+
+def test_accounts_the_licence_refuses_are_found_and_reported_the_others_load(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.configure(licence_max_accounts=1)
+
+    run = run_tap(tmp_path, config(emulator, tmp_path, window_days=4))
+
+    assert run.returncode == 1
+    assert loaded(run) == expected("2024-01-01", "2024-01-10", [A])
+    failures = [line for line in run.stderr.splitlines() if "1 account failure(s)" in line]
+    assert failures, run.stderr[-2000:]
+    listed = [line for line in run.stderr.splitlines() if f"account {B!r}" in line]
+    assert listed
+    assert all("read fewer accounts" in line for line in listed)
+    coverage = run.states()[-1]["bookmarks"]["ads"]["coverage"]
+    assert coverage["accounts"] == {A: [["2024-01-01", "2024-01-10"]]}
+    assert coverage["failed"] == {B: "LICENSE_ACCOUNT_LIMIT_EXCEEDED"}
+
+
+def test_a_licence_wide_refusal_for_a_query_submitted_ahead_names_its_own_stream(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.configure(licence_daily_queries=1)  # the first query is taken, the next refused
+    ga = {"name": "ga", "ds_id": "GAWA", "ds_accounts": ["properties/1001"], "fields": GA}
+    settings = config(emulator, tmp_path, queries=[config(emulator, tmp_path)["queries"][0], ga])
+
+    run = run_tap(tmp_path, settings)
+
+    assert run.returncode == 1
+    unhandled = [line for line in run.stderr.splitlines() if "unhandled error" in line]
+    assert unhandled, run.stderr[-3000:]
+    assert all("'ga'" in line for line in unhandled), unhandled
+    refusal = [line for line in run.stderr.splitlines() if "LICENSE_DAILY_QUERY" in line]
+    assert len(refusal) == 1
+    assert "stream 'ga'" in refusal[0]
     assert "Traceback" not in run.stderr

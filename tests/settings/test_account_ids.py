@@ -158,21 +158,25 @@ def test_a_renamed_account_keeps_its_id_its_values_and_its_coverage(
         renames=[{"ds_id": "AW", "field": "profile", "from": NAMES[A], "to": "Acme Finland"}]
     )
 
-    second = run_tap(tmp_path, config, state=first.states()[-1])
+    second = run_tap(tmp_path, config | {"end_date": "2024-01-06"}, state=first.states()[-1])
 
     assert second.returncode == 0, second.stderr[-3000:]
-    reread = second.records("ads")
-    # Only the last loaded day is read again (the same as-of day: the lookback tier is not
-    # due yet): the renamed account is the same account, not a new one backfilled from
-    # start_date.
-    assert {r["Date"] for r in reread} == {"2024-01-05"}
+    reread = [r for r in second.records("ads") if r["Date"] <= "2024-01-05"]
+    # The next day's run reads the lookback's days and the new day: the renamed account is
+    # the same account, not a new one backfilled from start_date.
+    assert {r["Date"] for r in second.records("ads")} == {
+        "2024-01-03",
+        "2024-01-04",
+        "2024-01-05",
+        "2024-01-06",
+    }
     assert {(r["profileID"], r["profile"]) for r in reread} == {(A, "Acme Finland"), (B, NAMES[B])}
     key = ("Date", "profileID", "Device")
     before = {tuple(r[k] for k in key): r["Clicks"] for r in first.records("ads")}
     assert all(before[tuple(r[k] for k in key)] == r["Clicks"] for r in reread)
     assert second.schemas()["ads"]["key_properties"] == list(key)
     coverage = second.states()[-1]["bookmarks"]["ads"]["coverage"]["accounts"]
-    assert coverage == {A: [["2024-01-01", "2024-01-05"]], B: [["2024-01-01", "2024-01-05"]]}
+    assert coverage == {A: [["2024-01-01", "2024-01-06"]], B: [["2024-01-01", "2024-01-06"]]}
 
 
 def test_a_drop_rule_on_the_account_name_drops_that_accounts_rows(
