@@ -37,6 +37,9 @@ class FaultRule:
     ds_id: str | None = None
     start_date: str | None = None  # query actions: match the query's start_date
     account: str | None = None  # query actions: only queries that read this account
+    #: Only queries (query actions) or submits (HTTP actions) whose `fields` lack this
+    #: one: a totals query, say, that a data source refuses in that shape.
+    without_field: str | None = None
     min_offset: int | None = None  # HTTP actions: only pages whose offset_start >= this
     skip: int = 0
     times: int = 1
@@ -63,6 +66,9 @@ class FaultRule:
         if self.account is not None and self.action not in QUERY_ACTIONS:
             msg = f"account applies to query actions, not to {self.action!r}"
             raise ValueError(msg)
+        if self.without_field is not None and self.endpoint not in {"any", "submit"}:
+            msg = f"without_field matches submitted queries, never the {self.endpoint!r} endpoint"
+            raise ValueError(msg)
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> FaultRule:
@@ -73,6 +79,21 @@ class FaultRule:
             msg = f"unknown fault keys: {', '.join(sorted(unknown))}"
             raise ValueError(msg)
         return cls(**spec)
+
+    def shape_matches(self, params: dict[str, Any]) -> bool:
+        """Whether the request's `fields` lack `without_field` (always, without the key).
+
+        A request that carries no `fields` (a poll, a lookup by `schedule_id`) is no
+        submitted query, so a rule with the key never matches it.
+        """
+        if self.without_field is None:
+            return True
+        fields = params.get("fields")
+        if isinstance(fields, str):
+            fields = [part.strip() for part in fields.split(",")]
+        if not isinstance(fields, list):
+            return False
+        return self.without_field not in fields
 
     def _take(self) -> bool:
         self.seen += 1
@@ -118,6 +139,8 @@ class FaultBook:
                     continue
                 if rule.ds_id is not None and params.get("ds_id") != rule.ds_id:
                     continue
+                if not rule.shape_matches(params):
+                    continue
                 if rule.min_offset is not None and (
                     not isinstance(offset, int) or offset < rule.min_offset
                 ):
@@ -147,6 +170,8 @@ class FaultBook:
                 if rule.start_date is not None and params.get("start_date") != rule.start_date:
                     continue
                 if rule.account is not None and rule.account not in accounts:
+                    continue
+                if not rule.shape_matches(params):
                     continue
                 if rule._take():  # noqa: SLF001 - the book owns its rules
                     fired.append(rule)

@@ -181,6 +181,9 @@ class QueryExecution:
         interval = self.timing.first_interval
         hold = 1.0
         deadline = self._submitted_clock + self.timing.query_timeout
+        # The submit's answer may be long stale (submitted ahead while other queries
+        # were read): the query is judged on an answer given in this wait.
+        polled = False
         while True:
             status = _status_of(answer)
             if status == "SUCCESS":
@@ -200,6 +203,10 @@ class QueryExecution:
                 raise QueryFailedError(msg)
             self._log_progress(status, answer["meta"])
             remaining = deadline - self.clock()
+            if remaining <= 0 and not polled:
+                polled = True
+                answer = self.poll()
+                continue
             if remaining <= 0:
                 msg = (
                     f"{self.describe}: query {self.run.schedule_id} was still {status} after "
@@ -212,6 +219,7 @@ class QueryExecution:
             interval = min(interval * GROWTH, self.timing.max_interval)
             hold = min(hold * 2, LONGEST_HOLD)
             answer = self.poll()
+            polled = True
 
     def _wait(self, pause: float, hold: float) -> None:
         """Wait between two status polls: in a held-open lookup if the API offers one.

@@ -12,6 +12,12 @@ expiry count too), within a tolerance:
 - currency: half a cent per summed row (each row is rounded to the cent upstream);
 - other numbers: relative 1e-9 (sums of doubles in another order).
 
+The (day, account) pairs compared are those found on either side, among the window's
+days up to yesterday and the accounts its loaded parts read (`AccountScope`): an opaque
+team list names its accounts only in the rows, so a list is never compared under its
+own name. A side without a row (or with a null) counts as zero; no value on either side
+is nothing to compare, and gives no comparison.
+
 Comparable metrics are numeric, not a ratio or a percentage, and not marked
 `is_non_aggregatable` by `/query/fields`; a metric the field list says nothing about is
 not comparable when its type is a percent or a ratio. A query with a `filter` or a
@@ -22,10 +28,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tap_supermetrics.core.accounts import TEAM_LIST_PREFIX
 from tap_supermetrics.core.errors import ConfigError
 from tap_supermetrics.plan.planner import ALL_ACCOUNTS
 
@@ -193,23 +200,64 @@ class Comparison:
         return (self.loaded or 0) - (self.source or 0)
 
 
+@dataclass(frozen=True)
+class AccountScope:
+    """Which accounts a window's comparison is about: those its loaded parts read.
+
+    Coverage is kept per account, or per opaque team list (`list.team_a`) whose
+    accounts only the rows name. An account found in the rows or the totals belongs to
+    the window when a part that loaded read it by its id, or read a team list while no
+    part that did not load (a failed account, a failed list) could hold it.
+    """
+
+    #: The accounts (ids, team lists or `*`) of the window's parts that loaded.
+    loaded: frozenset[str]
+    #: The window's other accounts: they did not load in this run.
+    unloaded: frozenset[str] = frozenset()
+
+    def holds(self, account: str) -> bool:
+        """Whether `account`, found in a row or a total, is compared for this window."""
+        if account in self.loaded:
+            return True
+        if account in self.unloaded or _has_list(self.unloaded):
+            return False
+        return _has_list(self.loaded)
+
+    def units_of(self, account: str) -> tuple[str, ...]:
+        """What the account's coverage is kept under: itself, or the team lists read."""
+        if account in self.loaded:
+            return (account,)
+        return tuple(sorted(unit for unit in self.loaded if unit.startswith(TEAM_LIST_PREFIX)))
+
+
+def _has_list(units: Collection[str]) -> bool:
+    return any(unit.startswith(TEAM_LIST_PREFIX) for unit in units)
+
+
 def compare(
     spec: ReconcileSpec,
     loaded: WindowSums,
     totals: Iterable[Mapping[str, Any]],
-    keys: Iterable[Key],
+    days: Collection[str],
+    scope: AccountScope,
 ) -> list[Comparison]:
-    """Compare the loaded sums with the totals rows, for each (day, account) of `keys`."""
+    """Compare the loaded sums with the totals rows, per (day, account) found on either side.
+
+    Only `days` (the window's, up to yesterday) and the accounts of `scope` are compared.
+    """
     source: dict[Key, Mapping[str, Any]] = {}
     for row in totals:
         account = str(row[spec.account_field]) if spec.account_field else ALL_ACCOUNTS
         source[(str(row[spec.date_field]), account)] = row
+    keys = {key for key in (*loaded.sums, *source) if key[0] in days and scope.holds(key[1])}
     results = []
     for key in sorted(keys):
         sums = loaded.sums.get(key, {})
         row = source.get(key, {})
         for metric in spec.metrics:
             ours, theirs = sums.get(metric), row.get(metric)
+            if ours is None and theirs is None:  # no value on either side: nothing to compare
+                continue
             matched = _within(spec.kinds[metric], ours, theirs, loaded.rows.get(key, 0))
             results.append(Comparison(key[0], key[1], metric, ours, theirs, matched))
     return results
@@ -247,9 +295,16 @@ def record(
     }
 
 
-def mismatch_line(stream: str, key: Key, comparisons: Sequence[Comparison]) -> str:
-    """One WARNING line for a mismatched (day, account), with each metric's two values."""
+def mismatch_line(
+    stream: str, key: Key, comparisons: Sequence[Comparison], lists: Sequence[str] = ()
+) -> str:
+    """One WARNING line for a mismatched (day, account), with each metric's two values.
+
+    `lists`: the team lists the account was read through (it is not a unit of its own).
+    """
     who = "all accounts" if key[1] == ALL_ACCOUNTS else f"account {key[1]!r}"
+    if lists:
+        who += f" (of {', '.join(lists)})"
     values = "; ".join(
         f"{c.metric} loaded {c.loaded} vs Supermetrics {c.source}" for c in comparisons
     )

@@ -4,23 +4,29 @@
 window is taken, its totals query is submitted next to it (the same pacing and licence
 queue, reserved against the row budget, reported in `query_runs` with the reason
 `reconciliation`); every part of the window that loads adds its sums; when the whole
-window is in, the totals are read and compared for every (day, account) the window
-loaded, each comparison becomes a `reconciliation` record, and each mismatched (day,
-account) gets a WARNING line (at most 20 a stream) and is read again by the next run.
+window is in, the totals are read and compared for every (day, account) found in the
+window's rows or its totals, each comparison becomes a `reconciliation` record, and each
+mismatched (day, account) gets a WARNING line (at most 20 a stream) and is read again by
+the next run (a team list's account: the list).
+
+A totals query never stops its data: refused at submit, ended FAILURE, timed out, or
+expired more often than `max_resubmits` allows (expired totals are submitted again like
+a data query), it leaves its window loaded, its rows and coverage saved, and the window
+"not reconciled" with the reason; under `reconcile: "strict"` the run then fails at its
+end. A window whose totals query the row budget left out is not reconciled either, but
+that was planned: it fails nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from itertools import product
 from typing import TYPE_CHECKING, Any
 
-from tap_supermetrics.api.client import STATUS_PATH
-from tap_supermetrics.api.pagination import read_page
 from tap_supermetrics.check.reconcile import (
     MAX_MISMATCH_LINES,
     STRICT,
+    AccountScope,
     Comparison,
     ReconcileSpec,
     WindowSums,
@@ -29,10 +35,10 @@ from tap_supermetrics.check.reconcile import (
     now,
     record,
 )
+from tap_supermetrics.check.totals import TotalsReader, trouble
 from tap_supermetrics.core.errors import RunWideError, SupermetricsError
 from tap_supermetrics.plan.planner import RECONCILIATION, PlannedQuery
 from tap_supermetrics.read.failures import ReconciliationFailure
-from tap_supermetrics.schema.conversion import RowConverter
 
 if TYPE_CHECKING:
     import logging
@@ -54,6 +60,8 @@ class WindowCheck:
     sums: WindowSums
     accounts: set[str] = field(default_factory=set)
     data_ids: list[str] = field(default_factory=list)
+    #: Why the totals query was refused at submit (its window still loads).
+    refused: SupermetricsError | None = None
 
 
 @dataclass
@@ -68,9 +76,21 @@ class StreamReconciler:
     run: SyncRun
     logger: logging.Logger
     page_size: int
+    #: How often expired totals are submitted again (as for data queries).
+    max_resubmits: int = 3
     mismatches: int = 0
     compared: int = 0
+    #: Windows that loaded with a totals query, and those it gave no totals for.
+    windows: int = 0
+    unreconciled: int = 0
+    _first_trouble: str = ""
+    #: WARNING lines written (at most MAX_MISMATCH_LINES), and those left out, by kind.
     _lines: int = 0
+    _unlisted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def _totals_reader(self) -> TotalsReader:
+        return TotalsReader(self.spec, self.schema, self.page_size, self.max_resubmits, self.logger)
 
     def totals_query(self, planned: PlannedQuery) -> PlannedQuery:
         """The planned totals query of a window (its own key in the budget)."""
@@ -109,8 +129,14 @@ class StreamReconciler:
             )
             return None
         execution = self.executions().new_execution(totals, fields=tuple(self.spec.fields))
-        execution.submit()
-        return WindowCheck(planned, execution, WindowSums(self.spec))
+        check = WindowCheck(planned, execution, WindowSums(self.spec))
+        try:
+            execution.submit()
+        except RunWideError:
+            raise
+        except SupermetricsError as error:  # the data query goes on; said when it is in
+            check.refused = error
+        return check
 
     def part_loaded(
         self, check: WindowCheck, part: PlannedQuery, execution: QueryExecution
@@ -124,10 +150,14 @@ class StreamReconciler:
 
     def abandon(self, check: WindowCheck) -> None:
         """The window did not load: its totals query is reported unread."""
-        if check.totals is not None:
+        self._unread(check)
+        self.run.pool.budget.release(self.stream, self.totals_query(check.planned))
+
+    def _unread(self, check: WindowCheck) -> None:
+        """Report a submitted totals query that no comparison will use (a refused one was not)."""
+        if check.totals is not None and check.totals.schedule_id:
             check.totals.run.error = "not read: its window did not load"
             self.run.runs.append(check.totals.run)
-        self.run.pool.budget.release(self.stream, self.totals_query(check.planned))
 
     def finish(self, check: WindowCheck) -> list[dict[str, Any]]:
         """Read the totals and compare them with what the window loaded."""
@@ -138,34 +168,70 @@ class StreamReconciler:
 
     def _finish(self, check: WindowCheck) -> list[dict[str, Any]]:
         window, totals = check.planned.window, check.totals
-        if window is None or totals is None or not check.accounts:
+        if window is None or totals is None:
+            return []
+        if not check.accounts:  # every part of it failed (reported as account failures)
+            self._unread(check)
+            return []
+        self.windows += 1
+        if check.refused is not None:
+            self._not_reconciled(check, check.refused, submitted=False)
             return []
         try:
-            rows = self._totals_rows(totals)
+            rows = self._totals_reader.read(totals)
         except RunWideError:
             raise
         except SupermetricsError as error:
-            self.logger.warning(
-                "%s: totals query failed, not reconciled: %s", totals.describe, error
-            )
+            totals.run.error = totals.run.error or str(error)
             self.run.runs.append(totals.run)
+            self._not_reconciled(check, error, submitted=True)
             return []
         self.run.runs.append(totals.run)
+        self.run.pool.budget.receive(self.stream, len(rows))
         last = min(window.end, self.reads().last_complete_day)
-        days = [
+        days = {
             (window.start + dt.timedelta(days=n)).isoformat()
             for n in range((last - window.start).days + 1)
-        ]
-        comparisons = compare(self.spec, check.sums, rows, product(days, sorted(check.accounts)))
+        }
+        scope = AccountScope(
+            frozenset(check.accounts), frozenset(check.planned.accounts) - check.accounts
+        )
+        comparisons = compare(self.spec, check.sums, rows, days, scope)
         checked_at = now()
-        self._report(comparisons)
+        self._report(comparisons, scope)
         return [
             record(self.stream, c, check.data_ids, totals.schedule_id, checked_at)
             for c in comparisons
         ]
 
-    def _report(self, comparisons: list[Comparison]) -> None:
-        """WARNING lines for mismatched (day, account), and their re-read next run."""
+    def _not_reconciled(
+        self, check: WindowCheck, error: SupermetricsError, *, submitted: bool
+    ) -> None:
+        """Say that a loaded window has no totals to compare with, and why."""
+        self.unreconciled += 1
+        prefix = f"{check.totals.describe}: " if check.totals is not None else ""
+        why = str(error).removeprefix(prefix)
+        reason = f"its totals query {trouble(error, submitted=submitted)} ({why})"
+        self._first_trouble = self._first_trouble or reason
+        self._warn(
+            "windows",
+            f"{self.executions().describe(check.planned)}: not reconciled: {reason}; "
+            "the window's rows and coverage are saved",
+        )
+
+    def _warn(self, kind: str, text: str) -> None:
+        """A WARNING line, unless the stream has had its share: then it is counted."""
+        if self._lines < MAX_MISMATCH_LINES:
+            self._lines += 1
+            self.logger.warning("%s", text)
+        else:
+            self._unlisted[kind] = self._unlisted.get(kind, 0) + 1
+
+    def _report(self, comparisons: list[Comparison], scope: AccountScope) -> None:
+        """WARNING lines for mismatched (day, account), and their re-read next run.
+
+        The re-read is of what coverage is kept under: the account, or its team list.
+        """
         by_key: dict[tuple[str, str], list[Comparison]] = {}
         for comparison in comparisons:
             by_key.setdefault((comparison.day, comparison.account), []).append(comparison)
@@ -175,57 +241,41 @@ class StreamReconciler:
             if not wrong:
                 continue
             self.mismatches += 1
-            again = self.reads().mismatched(key[1], dt.date.fromisoformat(key[0]))
-            if self._lines < MAX_MISMATCH_LINES:
-                self._lines += 1
-                tail = "; the next run reads it again" if again else "; read again already"
-                self.logger.warning("%s%s", mismatch_line(self.stream, key, wrong), tail)
+            units = scope.units_of(key[1])
+            day = dt.date.fromisoformat(key[0])
+            again = [unit for unit in units if self.reads().mismatched(unit, day)]
+            lists = [] if units == (key[1],) else units
+            tail = "; the next run reads it again" if again else "; read again already"
+            self._warn("pairs", mismatch_line(self.stream, key, wrong, lists) + tail)
 
     def summary(self) -> None:
-        """The stream's summary line; in strict mode a mismatch fails the run at its end."""
-        if not self.compared:
-            return
-        shown = min(self.mismatches, MAX_MISMATCH_LINES)
-        text = (
-            f"stream {self.stream!r}: reconciliation: {self.mismatches} of {self.compared} "
-            f"(day, account) pairs did not match Supermetrics' totals"
-        )
-        if self.mismatches > shown:
-            text += f" ({self.mismatches - shown} not listed above)"
-        if not self.mismatches:
-            self.logger.info("%s", text)
-            return
-        self.logger.warning("%s", text)
-        if self.spec.mode == STRICT:
-            self.run.failures.add(ReconciliationFailure(self.stream, text))
+        """The stream's summary lines; in strict mode the run fails at its end.
 
-    def _totals_rows(self, execution: QueryExecution) -> list[dict[str, Any]]:
-        """Every row of the totals query, typed like the stream's columns."""
-        answer = execution.wait()
-        first = read_page(answer, [])
-        columns = list(self.spec.fields)
-        if first.field_meta:
-            meta_ids = [str(m.get("field_id") or m.get("id") or "") for m in first.field_meta]
-            if sorted(meta_ids) == sorted(columns):
-                columns = meta_ids
-        properties = self.schema.get("properties", {})
-        converter = RowConverter(columns, [properties.get(name, {}) for name in columns])
-        headers = [[str(m.get("field_name")) for m in first.field_meta or []], list(columns)]
-        rows = converter.convert_page_digested(read_page(answer, headers).rows)[0]
-        total = execution.run.total_rows
-        while first.rows and (total is None or len(rows) < total):
-            params = {
-                "schedule_id": execution.schedule_id,
-                "offset_start": len(rows),
-                "offset_end": len(rows) + self.page_size - 1,
-            }
-            page = read_page(execution.call_api(STATUS_PATH, params), headers)
-            if not page.rows:
-                break
-            rows += converter.convert_page_digested(page.rows)[0]
-        execution.run.rows_read = len(rows)
-        execution.run.rows_emitted = 0
-        # No row carries its stamp: the current relations must not take it as a read.
-        execution.run.extracted_at = None
-        self.run.pool.budget.receive(self.stream, len(rows))
-        return rows
+        Strict fails on a mismatch and on a window whose totals query gave no totals,
+        not on one the row budget left out (that was planned, and said).
+        """
+        texts = []
+        if self.compared:
+            text = (
+                f"stream {self.stream!r}: reconciliation: {self.mismatches} of "
+                f"{self.compared} (day, account) pairs did not match Supermetrics' totals"
+            ) + self._unlisted_note("pairs")
+            if self.mismatches:
+                texts.append(text)
+                self.logger.warning("%s", text)
+            else:
+                self.logger.info("%s", text)
+        if self.unreconciled:
+            text = (
+                f"stream {self.stream!r}: reconciliation: {self.unreconciled} of "
+                f"{self.windows} windows were not reconciled, their rows loaded all the "
+                f"same (first: {self._first_trouble})"
+            ) + self._unlisted_note("windows")
+            texts.append(text)
+            self.logger.warning("%s", text)
+        if texts and self.spec.mode == STRICT:
+            self.run.failures.add(ReconciliationFailure(self.stream, "; ".join(texts)))
+
+    def _unlisted_note(self, kind: str) -> str:
+        hidden = self._unlisted.get(kind, 0)
+        return f" ({hidden} not listed above)" if hidden else ""

@@ -179,6 +179,7 @@ class QueryStream(HookedStream):
             run=self._run,
             logger=self.logger,
             page_size=self.page_size,
+            max_resubmits=self.reader.max_resubmits,
         )
 
     def _write_state(self) -> None:
