@@ -60,8 +60,6 @@ class WindowCheck:
     sums: WindowSums
     accounts: set[str] = field(default_factory=set)
     data_ids: list[str] = field(default_factory=list)
-    #: Why the totals query was refused at submit (its window still loads).
-    refused: SupermetricsError | None = None
 
 
 @dataclass
@@ -129,14 +127,10 @@ class StreamReconciler:
             )
             return None
         execution = self.executions().new_execution(totals, fields=tuple(self.spec.fields))
-        check = WindowCheck(planned, execution, WindowSums(self.spec))
-        try:
-            execution.submit()
-        except RunWideError:
-            raise
-        except SupermetricsError as error:  # the data query goes on; said when it is in
-            check.refused = error
-        return check
+        # A refusal is kept by the execution and raised when the totals are read: the data
+        # query goes on, and the window is said not reconciled once it is in.
+        execution.submit()
+        return WindowCheck(planned, execution, WindowSums(self.spec))
 
     def part_loaded(
         self, check: WindowCheck, part: PlannedQuery, execution: QueryExecution
@@ -174,17 +168,16 @@ class StreamReconciler:
             self._unread(check)
             return []
         self.windows += 1
-        if check.refused is not None:
-            self._not_reconciled(check, check.refused, submitted=False)
-            return []
         try:
             rows = self._totals_reader.read(totals)
         except RunWideError:
             raise
         except SupermetricsError as error:
             totals.run.error = totals.run.error or str(error)
-            self.run.runs.append(totals.run)
-            self._not_reconciled(check, error, submitted=True)
+            submitted = totals.schedule_id is not None  # a refusal at submission has none
+            if submitted:
+                self.run.runs.append(totals.run)
+            self._not_reconciled(check, error, submitted=submitted)
             return []
         self.run.runs.append(totals.run)
         self.run.pool.budget.receive(self.stream, len(rows))
