@@ -101,14 +101,14 @@ def test_retry_after_http_date_is_honoured_and_clamped(
 ) -> None:
     config = primed(emulator, tmp_path, max_retry_after=1)
     later = email.utils.formatdate(time.time() + 3600, usegmt=True)
-    soon = email.utils.formatdate(time.time() + 4, usegmt=True)
+    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
     emulator.add_fault(action="http_error", status=429, retry_after=later, endpoint="submit")
     emulator.add_fault(action="http_error", status=429, retry_after=soon, endpoint="status")
 
     run = run_tap(tmp_path, config)
 
     assert run.returncode == 0, run.stderr
-    assert backoff_waits(run) == [1.0, 1.0]  # an hour and ~3 s, both clamped to 1 s
+    assert backoff_waits(run) == [1.0, 1.0]  # an hour and ~30 s, both clamped to 1 s (30 s: a slow machine starts late)
 
 
 # Given up, with the promised message ------------------------------------------

@@ -112,6 +112,7 @@ def test_config_edits_leave_no_gap_and_cost_only_the_queries_they_need(
     assert table(pipeline, wider) == wanted(spans, wider)
     counts.append(submissions(emulator))
 
-    # 3 windows; B's 4 + A's lookback; 1 for both; 4 again (fields); early days + lookback;
-    # A+B, then [A] and [B]; B's resume + A's lookback; C's 5 + A+B's lookback; D's 5 + 1.
-    assert counts == [3, 5, 1, 4, 2, 3, 2, 6, 6]
+    # 3 windows; B's 4 + A's lookback; 1 for both; 4 again (fields); the early days only (the
+    # same as-of day, and 01-23 was final when loaded); A+B, then [A] and [B]; B's resume +
+    # A's lookback; C's 5 + A+B's lookback; D's 5 + 1.
+    assert counts == [3, 5, 1, 4, 1, 3, 2, 6, 6]
