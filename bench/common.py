@@ -208,3 +208,19 @@ def stream_reads(
         requested_fields=definition.fields,
         metrics=metrics,
     )
+
+
+def request_kinds(log: list[dict[str, Any]], since: float) -> dict[str, int]:
+    """Requests made since `since`, by kind: submit, lookup, poll, page, other."""
+    kinds: Counter[str] = Counter()
+    for entry in log:
+        if entry["time"] < since:
+            continue
+        params = entry["params"]
+        if entry["endpoint"] == "submit":
+            kinds["submit" if "ds_id" in params else "lookup"] += 1
+        elif entry["endpoint"] == "status":
+            kinds["page" if params.get("offset_start", 0) > 0 else "poll"] += 1
+        else:
+            kinds[str(entry["endpoint"])] += 1
+    return dict(kinds)

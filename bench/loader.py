@@ -28,7 +28,10 @@ holds exactly the rows the emulator lays out for the query (counted in the table
 with no duplicate key; after a re-load every row carries the re-load's
 `_sm_extracted_at` (so every row was rewritten); the tap's own `query_runs` records
 accumulate (one per window and load). Peak RSS of the target process is sampled from
-/proc every 0.2 s.
+/proc every 0.2 s. The goal, meltano.yml's loader >= 3x as fast as the defaults on both
+loads, is judged at the default size (999,000 rows, printed met or NOT met); smaller
+`--rows` (bench/run --quick: 21,000) print the ratio as information, since there each
+`meltano run` is mostly its fixed start-up cost, the same with either configuration.
 """
 
 from __future__ import annotations
@@ -74,6 +77,11 @@ START = dt.date(2023, 1, 1)
 #: The tap's `window_days`, set explicitly: the expected rows and `query_runs` records
 #: are counted per window.
 WINDOW_DAYS = 30
+#: The goal: meltano.yml's loader settings load >= 3x as fast as
+#: target-postgres' defaults, first load and re-load, at the default size (a million rows,
+#: in whole days); smaller runs show the ratio as information.
+GOAL_SPEEDUP = 3.0
+GOAL_ROWS = 999_000
 #: Loader settings that say where to load, not how: never overridden.
 CONNECTION = {"host", "port", "user", "password", "database", "default_target_schema"}
 CONFIGS = ("project", "defaults", "metadata-off")
@@ -404,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rows",
         type=int,
-        default=999_000,  # a million, in whole days of 3,000 rows
+        default=GOAL_ROWS,  # a million, in whole days of 3,000 rows
         help="rows, rounded up to days",
     )
     parser.add_argument(
@@ -437,6 +445,19 @@ def main(argv: list[str] | None = None) -> int:
             return report(Bench(emulator, postgres, Path(tmp)), configs, days, expected)
         finally:
             postgres.stop()
+
+
+def goal_verdict(speedups: list[float], rows: int) -> str:
+    """The 3x goal, judged only at the size it is set for.
+
+    Below GOAL_ROWS each `meltano run` is mostly its fixed cost (Meltano's start-up, the
+    target's connection and table checks), the same with either loader setting, so the
+    ratio says little about loading and is shown as information.
+    """
+    goal = f"goal (a target, not a measurement): >= {GOAL_SPEEDUP:g}x for both"
+    if rows < GOAL_ROWS:
+        return f"{goal}, set for {GOAL_ROWS:,} rows: information at {rows:,}"
+    return f"{goal}: {'met' if min(speedups) >= GOAL_SPEEDUP else 'NOT met'}"
 
 
 def report(bench: Bench, configs: list[str], days: int, expected: int) -> int:
@@ -494,11 +515,9 @@ def report(bench: Bench, configs: list[str], days: int, expected: int) -> int:
     if "project" in results and "defaults" in results:
         project, defaults = results["project"], results["defaults"]
         speedups = [project[i].rate / defaults[i].rate for i in (0, 1)]
-        verdict = "met" if min(speedups) >= 3 else "NOT met"
         print(
             f"\nmeltano.yml loader vs target-postgres defaults, measured: first load "
-            f"{speedups[0]:.2f}x, re-load {speedups[1]:.2f}x; goal (a target, not a "
-            f"measurement): >= 3x for both: {verdict}"
+            f"{speedups[0]:.2f}x, re-load {speedups[1]:.2f}x; {goal_verdict(speedups, expected)}"
         )
     print("peak RSS: the tap's for the tap alone, target-postgres' for meltano runs")
     print(f"loader settings (meltano.yml): {json.dumps(loader_config())}")
