@@ -76,7 +76,10 @@ class Sizes:
     judged: bool  # ratios held against TARGET (once the tap has the setting)
 
 
-FULL = Sizes(2.0, 10, 900, 12, 3, judged=True)
+#: Queries of 4 s stand for queries of minutes. The tap's request pacing is not scaled
+#: (`max_requests_per_second` 10: a submit and a poll of each query, and its pages, take
+#: about 0.3 s of it), so shorter queries would judge the pacing, not the queue.
+FULL = Sizes(4.0, 10, 900, 12, 3, judged=True)
 QUICK = Sizes(0.5, 4, 300, 3, 2, judged=False)
 
 

@@ -11,9 +11,11 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
+from tap_supermetrics.api.lifecycle import PollTiming
 from tap_supermetrics.check.reconcile import OFF, mode, reconcile_spec
 from tap_supermetrics.core.errors import ConfigError, SupermetricsError
 from tap_supermetrics.core.limits import Limits
+from tap_supermetrics.read.scheduler import DEFAULT_SLOTS
 from tap_supermetrics.read.sync_run import SyncRun
 from tap_supermetrics.schema.discovery import FieldDiscovery
 from tap_supermetrics.schema.types import FieldSpec
@@ -55,6 +57,10 @@ class TapSupermetrics(Tap):
         super().__init__(**kwargs)
         _ = self.definitions
         self._run.pool.result_lifetime = float(self.config.get("result_lifetime", 3600))
+        self._run.pool.queue.configure(
+            int(self.config.get("max_concurrent_queries", DEFAULT_SLOTS)),
+            PollTiming.from_config(dict(self.config)),
+        )
         self._run.pool.budget.limit = Limits.from_config(self.config).max_rows_per_run
 
     @cached_property

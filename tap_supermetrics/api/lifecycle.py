@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tap_supermetrics.api.client import STATUS_PATH, SUBMIT_PATH
 from tap_supermetrics.api.licence import licence_refusal, remedy
@@ -36,6 +36,29 @@ GROWTH = 1.5
 LONGEST_HOLD = 60.0
 
 CallApi = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class Gate(Protocol):
+    """What keeps the licence's queue (`read/licence_queue.py`): a slot per query at once."""
+
+    def enter(self, execution: QueryExecution) -> None:
+        """Return when `execution` may be submitted (a slot is free, or already its own)."""
+        ...
+
+    def claim(self, execution: QueryExecution) -> None:
+        """`execution` is waited for by the sync from now on (nobody else polls it)."""
+        ...
+
+    def leave(self, execution: QueryExecution) -> None:
+        """`execution` finished or is not waited for any more: its slot is free."""
+        ...
+
+    def expected_remaining(self, execution: QueryExecution) -> float | None:
+        """Seconds until `execution` is expected to end, as this run's queries took."""
+        ...
+
+    #: Whether the API holds lookups open: learnt once for the whole run.
+    lookups_held: bool
 
 
 @dataclass(frozen=True)
@@ -116,6 +139,8 @@ class QueryExecution:
     _lookups_held: bool = field(default=True, init=False)
     #: A refusal of the submission, raised when the query is waited for.
     _refusal: SupermetricsError | None = field(default=None, init=False)
+    #: The licence's queue: every submission takes a slot of it (None: no queue).
+    gate: Gate | None = field(default=None, repr=False)
     #: When the first execution of this query succeeded: the window's lineage stamp.
     extracted_at: str | None = field(default=None, init=False)
     #: Rows of the last complete read, and per account when it read several.
@@ -129,14 +154,17 @@ class QueryExecution:
         """The id the API gave this query."""
         return self.run.schedule_id
 
-    def submit(self) -> None:
+    def submit(self, *, gated: bool = True) -> None:
         """Send the query; with `sync_timeout` the answer may already be SUCCESS.
 
-        A refusal about this query alone (its data source, accounts or days) is kept and
-        raised by `wait`, where its reader handles it: a query submitted ahead for
-        another stream must not fail the stream being read. An answer about the key or
-        the whole licence is raised at once.
+        It first takes a slot of the licence's queue (`gate`), unless the queue submits
+        it itself (`gated` False). A refusal about this query alone (its data source,
+        accounts or days) is kept and raised by `wait`, where its reader handles it: a
+        query submitted ahead for another stream must not fail the stream being read. An
+        answer about the key or the whole licence is raised at once.
         """
+        if self.gate is not None and gated:
+            self.gate.enter(self)
         self.run.attempts += 1
         self.run.submitted_at = _utc_now()
         self._submitted_clock = self.clock()
@@ -170,8 +198,34 @@ class QueryExecution:
             self.run.attempts,
         )
 
+    @property
+    def status(self) -> str:
+        """The query's status as last seen (`REFUSED` when its submission was refused)."""
+        if self._refusal is not None:
+            return "REFUSED"
+        return _status_of(self._answer) if self._answer is not None else ""
+
+    def check(self) -> str:
+        """Poll once, keep the answer for `wait`, and return the status (never raises it)."""
+        answer = self.poll()
+        self._answer = answer
+        return _status_of(answer)
+
     def wait(self) -> dict[str, Any]:
-        """Poll until SUCCESS and return that answer (it holds the first page)."""
+        """Poll until SUCCESS and return that answer (it holds the first page).
+
+        The licence's queue is told that the sync waits for this query, and that its
+        slot is free once the wait ends, whatever the outcome.
+        """
+        if self.gate is None:
+            return self._wait_for_result()
+        self.gate.claim(self)
+        try:
+            return self._wait_for_result()
+        finally:
+            self.gate.leave(self)
+
+    def _wait_for_result(self) -> dict[str, Any]:
         if self._answer is None and self._refusal is None:
             self.submit()
         if self._refusal is not None:
@@ -180,6 +234,8 @@ class QueryExecution:
         answer = self._answer
         interval = self.timing.first_interval
         hold = 1.0
+        #: This run's queries have been timed: the first wait lasts until this one should end.
+        first_pause = self._expected_remaining()
         deadline = self._submitted_clock + self.timing.query_timeout
         # The submit's answer may be long stale (submitted ahead while other queries
         # were read): the query is judged on an answer given in this wait.
@@ -189,18 +245,7 @@ class QueryExecution:
             if status == "SUCCESS":
                 self._finish(answer)
                 return answer
-            if status in {"FAILURE", "STOPPED"}:
-                self._fail(status, answer)
-            if status == "PROCESS_EXITED":
-                self._exited(answer)
-            if status not in PENDING:
-                msg = (
-                    f"{self.describe}: the API reported status {status!r}, which the tap "
-                    f"does not know ({ApiErrorInfo.from_payload(answer)}); stopping rather "
-                    "than guessing"
-                )
-                self.run.status = status or None
-                raise QueryFailedError(msg)
+            self._raise_if_ended(status, answer)
             self._log_progress(status, answer["meta"])
             remaining = deadline - self.clock()
             if remaining <= 0 and not polled:
@@ -215,11 +260,36 @@ class QueryExecution:
                 )
                 self.run.status = "TIMEOUT"
                 raise QueryTimeoutError(msg)
-            self._wait(min(interval, remaining), min(hold, remaining))
-            interval = min(interval * GROWTH, self.timing.max_interval)
-            hold = min(hold * 2, LONGEST_HOLD)
+            if first_pause > interval:
+                self._wait(min(first_pause, remaining), min(float(int(first_pause)), remaining))
+            else:
+                self._wait(min(interval, remaining), min(hold, remaining))
+                interval = min(interval * GROWTH, self.timing.max_interval)
+                hold = min(hold * 2, LONGEST_HOLD)
+            first_pause = 0.0
             answer = self.poll()
             polled = True
+
+    def _raise_if_ended(self, status: str, answer: dict[str, Any]) -> None:
+        """Raise for a status that ends the query without a result (or is unknown)."""
+        if status in {"FAILURE", "STOPPED"}:
+            self._fail(status, answer)
+        if status == "PROCESS_EXITED":
+            self._exited(answer)
+        if status not in PENDING:
+            msg = (
+                f"{self.describe}: the API reported status {status!r}, which the tap "
+                f"does not know ({ApiErrorInfo.from_payload(answer)}); stopping rather "
+                "than guessing"
+            )
+            self.run.status = status or None
+            raise QueryFailedError(msg)
+
+    def _expected_remaining(self) -> float:
+        """Seconds until this query should end, as this run's queries took (0: unknown)."""
+        if self.gate is None or self._answer is None or _status_of(self._answer) not in PENDING:
+            return 0.0
+        return self.gate.expected_remaining(self) or 0.0
 
     def _wait(self, pause: float, hold: float) -> None:
         """Wait between two status polls: in a held-open lookup if the API offers one.
@@ -230,6 +300,8 @@ class QueryExecution:
         lookups open is unconfirmed: an answer that comes back early without the query
         being done, or an error, switches this query to plain sleeping.
         """
+        if self.gate is not None and not self.gate.lookups_held:
+            self._lookups_held = False
         if self._lookups_held and hold >= 1:
             started = self.clock()
             params = {
@@ -249,7 +321,9 @@ class QueryExecution:
                 waited = self.clock() - started
                 if status not in PENDING or waited >= int(hold) / 2:
                     return
-                self._lookups_held = False
+                self._lookups_held = False  # answered at once: not held, for the whole run
+                if self.gate is not None:
+                    self.gate.lookups_held = False
                 pause = max(0.0, pause - waited)
         self.sleep(pause)
 

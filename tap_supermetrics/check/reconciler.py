@@ -114,7 +114,9 @@ class StreamReconciler:
             f"{extra:,}",
         )
 
-    def start(self, planned: PlannedQuery) -> WindowCheck | None:
+    def start(
+        self, planned: PlannedQuery, submit: Callable[[QueryExecution], None] | None = None
+    ) -> WindowCheck | None:
         """Submit the window's totals query; None when the row budget has no room for it."""
         if planned.window is None:
             return None
@@ -128,8 +130,12 @@ class StreamReconciler:
             return None
         execution = self.executions().new_execution(totals, fields=tuple(self.spec.fields))
         # A refusal is kept by the execution and raised when the totals are read: the data
-        # query goes on, and the window is said not reconciled once it is in.
-        execution.submit()
+        # query goes on, and the window is said not reconciled once it is in. Queued with
+        # a data query queued ahead, it goes to the licence's queue with it.
+        if submit is None:
+            execution.submit()
+        else:
+            submit(execution)
         return WindowCheck(planned, execution, WindowSums(self.spec))
 
     def part_loaded(

@@ -140,3 +140,16 @@ class ResultShapeError(SupermetricsError):
 
 class DuplicateKeyError(SupermetricsError):
     """Two rows share a primary key: a target would silently merge them."""
+
+
+class RunStopping(Exception):  # noqa: N818 - a signal, not a failure of its own
+    """The run stops for an answer about the key or the licence met for another stream.
+
+    Raised where the sync waits for the licence's queue; the stream being read ends where
+    it is, and the answer itself is raised by the stream it came for.
+    """
+
+    def __init__(self, stream: str) -> None:
+        """Name the stream the answer came for."""
+        super().__init__(f"the run stops: an answer about stream {stream!r}'s query")
+        self.stream = stream

@@ -161,10 +161,11 @@ class RowBudget:
             if planned.backfill and stream in self._backfill_stopped:
                 self._defer((stream, planned))
                 continue
-            cut = fit(planned, self.limit - total, candidate.rates)
+            before = total if floor is None else floor
+            cut = fit(planned, self.limit - total, candidate.rates, room=self.limit - before)
             if cut.now is None:
                 self._defer((stream, planned))
-                self._note_stall(stream, planned, cut.unit, total if floor is None else floor)
+                self._note_stall(stream, planned, cut.unit, before)
                 if planned.backfill:
                     self._backfill_stopped.add(stream)
                 continue
@@ -230,14 +231,16 @@ class RowBudget:
             return planned
         if planned.backfill and stream in self._backfill_stopped and not allocated:
             return None
-        cut = fit(planned, left, rates)
+        cut = fit(planned, left, rates, room=self.limit)
         if cut.now is None or (ahead and cut.now != planned):
             return None
         for part in cut.later:
             self._defer((stream, part))
         if cut.later and planned.backfill:
             self._backfill_stopped.add(stream)
-        self._reserved[(stream, cut.now)] = cut.now.estimate or 0
+        # A part cut to fit carries its own estimate; a query that fits whole, today's.
+        reserved = estimate if cut.now is planned else cut.now.estimate
+        self._reserved[(stream, cut.now)] = reserved or 0
         return cut.now
 
     def _refuse(self, key: Key, earmark: int, *, ahead: bool) -> None:

@@ -40,11 +40,15 @@ class Fit:
     unit: int | None = None
 
 
-def fit(planned: PlannedQuery, left: int, rates: RowRates) -> Fit:
+def fit(planned: PlannedQuery, left: int, rates: RowRates, room: int | None = None) -> Fit:
     """Cut `planned` to what `left` rows allow, by days, then by accounts.
 
-    A query without an estimate (its stream was never read) or without a window is
-    returned whole: there is nothing to cut it by.
+    `room` is the most rows the query's class could have in a run (the budget less what
+    is ranked before it): a day of all its accounts that fits there is not cut by
+    accounts just because little is left now (its accounts would drift apart and need
+    more queries ever after); it waits for the next run. A query without an estimate
+    (its stream was never read) or without a window is returned whole: there is nothing
+    to cut it by.
     """
     estimate = rates.estimate(planned.accounts, planned.window)
     window = planned.window
@@ -60,8 +64,9 @@ def fit(planned: PlannedQuery, left: int, rates: RowRates) -> Fit:
             (_part(planned, rest, planned.accounts, per_day),),
         )
     day = _cut(window, 1, newest_first=newest_first)[0]
-    if not _splittable(planned.accounts):
-        return Fit(None, (planned,), math.ceil(per_day))
+    whole_day = math.ceil(per_day)
+    if not _splittable(planned.accounts) or (room is not None and whole_day <= room):
+        return Fit(None, (planned,), whole_day)
     chosen: list[str] = []
     load = 0.0
     for account in planned.accounts:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_supermetrics.api.lifecycle import PollTiming, QueryExecution, QueryRun
+from tap_supermetrics.api.lifecycle import Gate, PollTiming, QueryExecution, QueryRun
 from tap_supermetrics.plan.planner import RECONCILIATION
 from tap_supermetrics.read.confirmations import CONFIRM_EMPTY, without_exclusion
 
@@ -41,6 +41,8 @@ class ExecutionFactory:
     timing: PollTiming
     page_size: int
     logger: logging.Logger
+    #: The licence's queue every execution's submissions go through (None: none).
+    gate: Gate | None = None
 
     def describe(self, planned: PlannedQuery) -> str:
         """`stream 'x', window 2024-01-01..2024-01-31`: the prefix of every message."""
@@ -91,6 +93,7 @@ class ExecutionFactory:
             describe=describe,
             page_size=self.page_size,
             logger=self.logger,
+            gate=self.gate,
         )
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tap_supermetrics.core.errors import (
     QueryFailedError,
+    RunStopping,
     RunWideError,
     SupermetricsError,
     WindowRefusedError,
@@ -65,8 +66,10 @@ class WindowChecks(Protocol[CheckT]):
         """Count and describe the checks the plan will cost."""
         ...
 
-    def start(self, planned: PlannedQuery) -> CheckT | None:
-        """Begin checking `planned`."""
+    def start(
+        self, planned: PlannedQuery, submit: Callable[[QueryExecution], None] | None = None
+    ) -> CheckT | None:
+        """Begin checking `planned`; its queries go to `submit` (default: submitted now)."""
         ...
 
     def part_loaded(self, check: CheckT, part: PlannedQuery, execution: QueryExecution) -> None:
@@ -231,6 +234,9 @@ class StreamWindows:
             self.logger.info("Stream %r is up to date: no days to read", self.stream.name)
         try:
             yield from self._read_queries(queries)
+        except RunStopping:  # for another stream's query: it raises the answer itself
+            self._run_stops()
+            return
         except RunWideError:
             raise
         except SupermetricsError as error:
@@ -246,16 +252,13 @@ class StreamWindows:
     def _read_queries(self, queries: Sequence[PlannedQuery]) -> Iterator[dict[str, Any]]:
         """Read `queries` in order, the next one submitted ahead while one is read."""
         pool = self.run.pool
-        for index, planned in enumerate(queries):
+        for planned in queries:
             taken = pool.take(self.stream, planned)
             if self._run_stops():
                 return
             if taken is None:  # deferred by the row budget
                 continue
             part, execution = taken
-            if index + 1 < len(queries):
-                pool.submit_ahead(self.stream, queries[index + 1])
-                self._totals_ahead(queries[index + 1])
             try:
                 yield from self._read_refusable(part, execution)
             finally:
@@ -293,14 +296,12 @@ class StreamWindows:
             self.run.failures.add(failure)
             self.logger.error("%s; its days stay missing, the stream goes on", failure)  # noqa: TRY400 - the line is the story
 
-    def _totals_ahead(self, planned: PlannedQuery) -> None:
-        """Submit a window's totals query with its data query, when that went ahead."""
+    def queued_ahead(self, planned: PlannedQuery, queue: Callable[[QueryExecution], None]) -> None:
+        """`planned` was queued ahead: queue its totals query with it, when it reconciles."""
         reconciler = self._reconciler()
         if reconciler is None or planned in self._checks_ahead:
             return
-        if not self.run.pool.holds(self.stream, planned):
-            return
-        check = reconciler.start(planned)
+        check = reconciler.start(planned, queue)
         if check is not None:
             self._checks_ahead[planned] = check
 

@@ -33,7 +33,12 @@ def check_settings(config: dict[str, Any], schema: dict[str, Any]) -> None:
         msg = "api_key is required"
         raise ConfigError(msg)
     check_base_url(str(config.get("base_url") or DEFAULT_BASE_URL))
-    for name, minimum in (("page_size", 1), ("window_days", 1), ("lookback_days", 0)):
+    for name, minimum in (
+        ("page_size", 1),
+        ("window_days", 1),
+        ("lookback_days", 0),
+        ("max_concurrent_queries", 1),
+    ):
         if name in config and config[name] < minimum:
             msg = f"{name} must be at least {minimum}, got {config[name]}"
             raise ConfigError(msg)

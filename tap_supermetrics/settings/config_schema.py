@@ -305,12 +305,21 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds to wait for one HTTP response.",
     ),
     th.Property(
+        "max_concurrent_queries",
+        th.IntegerType,
+        default=5,
+        description="Queries the tap keeps queued or running at Supermetrics at once, of "
+        "every kind and across streams: the licence's concurrency (about 5; a query that "
+        "answers QUEUED shows a lower one). Parts that share a licence split it. See "
+        "docs/running-at-scale.md.",
+    ),
+    th.Property(
         "result_lifetime",
         _DECIMAL,
         default=3600,
         description="Seconds Supermetrics keeps a finished query's results (licence "
-        "dependent; 1 hour by default). Queries are submitted ahead of their stream only "
-        "as far as their results will still be there when the stream is read.",
+        "dependent; 1 hour by default). Queries are queued ahead of the sync only as far "
+        "as their results are expected to be read within half of it.",
     ),
     th.Property(
         "max_requests_per_second",

@@ -8,7 +8,7 @@ hooks handed to the `WindowReader` (`window_reader.py`) that reads the current w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -155,6 +155,7 @@ class QueryStream(HookedStream):
             requested_fields=self.requested_fields,
             call_api=self.call_api,
             timing=PollTiming.from_config(dict(self.config)),
+            gate=self._run.pool.queue,
             page_size=self.page_size,
             logger=self.logger,
         )
@@ -236,6 +237,10 @@ class QueryStream(HookedStream):
     def new_execution(self, planned: PlannedQuery) -> QueryExecution:
         """An execution of this stream's query for one planned query, not yet submitted."""
         return self.windows.new_execution(planned)
+
+    def queued_ahead(self, planned: PlannedQuery, queue: Callable[[QueryExecution], None]) -> None:
+        """`planned` was queued ahead: its totals query goes with it."""
+        self.windows.queued_ahead(planned, queue)
 
     # Records and the SDK's paging -----------------------------------------------------
 

@@ -54,6 +54,7 @@ class QueryRunsStream(Stream):
         other accounts' and streams' rows and STATE are out before the run fails.
         """
         super().log_sync_costs()
+        self._run.pool.close()
         dry_run = bool(self.config.get("dry_run"))
         if dry_run:
             self.logger.info("%s", dry_run_total(self._run))

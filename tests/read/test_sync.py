@@ -360,26 +360,35 @@ def test_an_api_that_refuses_held_lookups_is_simply_polled(
     assert query_run["status_polls"] >= 3
 
 
-def test_queries_are_all_submitted_before_any_is_polled(
+def test_before_any_window_is_timed_only_the_next_streams_first_query_goes_ahead(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     config = two_queries(emulator, tmp_path)
-    config["queries"].append({**config["queries"][0], "name": "ads_again"})
+    third_fields = ["Date", "CampaignName", "Clicks"]
+    config["queries"].append({**config["queries"][0], "name": "third", "fields": third_fields})
 
     discovered = run_tap(tmp_path, config, "--discover")
     asked = [e["endpoint"] for e in emulator.stats()["request_log"]]
     emulator.emulator.reset_stats()
     run = run_tap(tmp_path, config)
-    sync = [e for e in emulator.stats()["request_log"] if e["endpoint"] == "submit"]
+    log = emulator.stats()["request_log"]
 
     assert discovered.returncode == 0, discovered.stderr
     assert asked == ["fields", "fields"]  # one field list per data source, no query
     assert run.returncode == 0, run.stderr
-    first_windows = [e["params"]["ds_id"] for e in sync[:3] if "ds_id" in e["params"]]
-    assert first_windows == ["AW", "GAWA", "AW"]  # every stream's first window, up front
-    log = emulator.stats()["request_log"]
-    first_poll = next(n for n, e in enumerate(log) if e["endpoint"] == "status")
-    assert sum(1 for e in log[:first_poll] if "ds_id" in e["params"]) >= 3
+    first_page = next(n for n, e in enumerate(log) if e["params"].get("offset_start"))
+    before = [
+        e["params"]["ds_id"]
+        for e in log[:first_page]
+        if "ds_id" in e["params"] and e["params"]["fields"] != third_fields
+    ]
+    # The first stream's three windows and the next stream's first query go out at once;
+    # the third stream's only once a window has been read and timed (a result must not
+    # wait unread past half its lifetime).
+    assert sorted(before) == ["AW", "AW", "AW", "GAWA"]
+    third = [n for n, e in enumerate(log) if e["params"].get("fields") == third_fields]
+    assert len(third) == 3
+    assert min(third) > first_page
 
 
 def test_without_total_rows_and_with_a_smaller_server_page_every_row_arrives(
