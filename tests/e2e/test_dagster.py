@@ -6,9 +6,9 @@ orchestrate/dagster.yaml), against the emulator and a throw-away PostgreSQL. Wha
 sees is checked: the rows and views in the warehouse, each run's exit code and log, when
 the emulator ran each part's queries, and Meltano's own records of its runs.
 
-The first estate loads a new warehouse with the licence's pool at 1, so that its parts run
-one after the other: target-postgres creates a missing schema or table without
-IF NOT EXISTS, and two first loads at once could both try (docs/running-at-scale.md).
+The first estate runs with the licence's pool at 1, so that its parts run one after the
+other; the next one side by side into an empty schema, as the first estate of a new
+warehouse does (each part's job first makes the tables both share: docs/running-at-scale.md).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from tests.dagster_project import (
     meltano_runs,
     query_times,
 )
+from tests.estate import install_dbt
 from tests.meltano_project import MELTANO, comparable, run_env
 from tests.postgres import TemporaryPostgres
 
@@ -138,15 +139,9 @@ def current_views(postgres: TemporaryPostgres) -> set[str]:
     return {name for (name,) in rows if name.endswith("_current")}
 
 
-def drop_current_views(postgres: TemporaryPostgres) -> None:
-    with psycopg.connect(postgres.dsn, autocommit=True) as connection:
-        for name in current_views(postgres):
-            connection.execute(sql.SQL("drop view {}").format(sql.Identifier(SCHEMA, name)))
-
-
 @dataclass
 class FirstEstate:
-    """The first estate into a new warehouse, the licence's pool at 1."""
+    """The first estate, the licence's pool at 1."""
 
     run: subprocess.CompletedProcess[str]
     times: list[tuple[float, float]]  # when each part's queries ran
@@ -157,6 +152,7 @@ def first_estate(
     postgres: TemporaryPostgres, meltano_plugins: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FirstEstate]:
     workdir = tmp_path_factory.mktemp("dagster-first-estate")
+    install_dbt()  # the parts' jobs start with dbt-postgres:shared-tables
     with psycopg.connect(postgres.dsn, autocommit=True) as connection:
         connection.execute(
             sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(SCHEMA))
@@ -183,7 +179,10 @@ def test_estate_runs_the_parts_side_by_side_then_the_current_relations_on_shared
     first_estate: FirstEstate, postgres: TemporaryPostgres, tmp_path: Path
 ) -> None:
     assert first_estate.run.returncode == 0, "the first estate failed: see the test before"
-    drop_current_views(postgres)
+    # An empty schema, as a new warehouse's first estate finds it: the parts side by side.
+    with psycopg.connect(postgres.dsn, autocommit=True) as connection:
+        connection.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(SCHEMA)))
+        connection.execute(sql.SQL("create schema {}").format(sql.Identifier(SCHEMA)))
     # Dagster's storage and Meltano's system database on PostgreSQL: what workers on several
     # machines share. The licence's pool has the instance's default limit (2).
     meltano_db = create_database(postgres, "meltano_estate")
@@ -353,6 +352,13 @@ def test_every_job_holds_its_licence_its_state_ids_and_the_current_relations(
     assert part.dagster_pool == LICENCE
     assert [pool.name for pool in part.own_pools] == [f"meltano-state:{STATE_A}"]
     assert project.current_relations.dagster_pool is None
+
+
+def test_every_part_makes_the_shared_tables_before_its_loader_starts(tmp_path: Path) -> None:
+    project = meltano_project.load(a_project(tmp_path))
+
+    for part in project.parts:
+        assert [blocks[0] for blocks in part.tasks] == ["dbt-postgres:shared-tables"], part.name
 
 
 def test_meltano_environment_names_the_state_ids(tmp_path: Path) -> None:
