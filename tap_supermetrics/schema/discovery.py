@@ -250,8 +250,8 @@ class FieldDiscovery:
 
 
 def _refuse(unknown: list[str], wrong_date_fields: list[str]) -> None:
-    """Raise one error whose single line holds every refusal, unknown field ids first."""
+    """Raise every refusal at once, one line each, unknown field ids first."""
     if unknown:
-        raise UnknownFieldError("; ".join([*unknown, *wrong_date_fields]))
+        raise UnknownFieldError([*unknown, *wrong_date_fields])
     if wrong_date_fields:
-        raise DateFieldTypeError("; ".join(wrong_date_fields))
+        raise DateFieldTypeError(wrong_date_fields)
