@@ -15,6 +15,7 @@ from tap_supermetrics.check.reconcile import OFF, mode, reconcile_spec
 from tap_supermetrics.core.errors import ConfigError, Problems, SupermetricsError, problem_lines
 from tap_supermetrics.core.limits import Limits
 from tap_supermetrics.read.sync_run import SyncRun
+from tap_supermetrics.schema.catalog_drift import catalog_fields
 from tap_supermetrics.schema.discovery import FieldDiscovery
 from tap_supermetrics.schema.types import FieldSpec
 from tap_supermetrics.settings.checks import check_settings
@@ -85,6 +86,7 @@ class TapSupermetrics(Tap):
         each, exit code 1), after discovery and before any data query.
         """
         try:
+            declared = self._catalog_fields()
             discovery = FieldDiscovery(self, self.definitions)
             fields = discovery.fields_by_stream()
             facts = self._reconcile_facts(discovery, fields)
@@ -92,7 +94,12 @@ class TapSupermetrics(Tap):
             raise settings_refused(error) from None
         streams: list[Stream] = [
             QueryStream(
-                self, definition, fields[definition.name], self._run, facts.get(definition.name)
+                self,
+                definition,
+                fields[definition.name],
+                self._run,
+                facts.get(definition.name),
+                catalog_fields=declared.get(definition.name),
             )
             for definition in self.definitions
         ]
@@ -101,6 +108,31 @@ class TapSupermetrics(Tap):
         streams.append(CoverageStream(self, self._run, query_streams))
         streams.append(QueryRunsStream(self, self._run))
         return streams
+
+    def _catalog_fields(self) -> dict[str, frozenset[str]]:
+        """Per stream of the input catalog, the fields it declares; refuse a missing key.
+
+        A catalog discovered before the config changed (`catalog_drift.py`): the fields
+        on one side only are not read, with one WARNING per stream; a key field missing
+        on either side is refused with the other settings mistakes.
+
+        Raises:
+            ConfigMistakesError: the streams whose key fields are missing, one line each.
+        """
+        catalog = self.input_catalog
+        declared: dict[str, frozenset[str]] = {}
+        problems = Problems()
+        for definition in self.definitions:
+            entry = catalog.get_stream(definition.name) if catalog else None
+            if entry is None:
+                continue
+            with problems.collect():
+                compared = catalog_fields(definition, entry)
+                declared[definition.name] = compared.declared
+                if warning := compared.warning():
+                    self.logger.warning("%s", warning)
+        problems.raise_if_any()
+        return declared
 
     def _reconcile_facts(
         self, discovery: FieldDiscovery, fields: dict[str, list[FieldSpec]]

@@ -70,22 +70,27 @@ class QueryStream(HookedStream):
     is_sorted = False
     check_sorted = False
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - what discovery knows of the stream
         self,
         tap: Tap,
         definition: QueryDefinition,
         fields: list[FieldSpec],
         run: SyncRun,
         reconcile_fields: list[FieldSpec] | None = None,
+        *,
+        catalog_fields: frozenset[str] | None = None,
     ) -> None:
         """Build the stream from its query definition and the fields' API metadata.
 
         `reconcile_fields`: the fields as the API types them, when the stream reconciles
         (an input catalog loses the data types that say what can be summed).
+        `catalog_fields`: the properties the input catalog declares for the stream
+        (None without one): only configured fields among them are read.
         """
         schema = with_lineage(record_schema(fields))
         super().__init__(tap=tap, name=definition.name, schema=schema)
         self.definition = definition
+        self.catalog_fields = catalog_fields
         self.fields = reconcile_fields or fields
         self.metric_ids = frozenset(spec.field_id for spec in fields if spec.field_type != "dim")
         self.replication_key = definition.date_field
@@ -189,12 +194,17 @@ class QueryStream(HookedStream):
         """The configured fields the catalog selects: only these are asked of Supermetrics.
 
         A property deselected in the catalog (`meltano select`, `selected: false`) costs
-        nothing upstream and is absent from the records. The date field, the key, the
-        account field and the lineage column are `inclusion: automatic` (`metadata`).
+        nothing upstream and is absent from the records; so is a configured field that an
+        input catalog does not declare (discovered before it was added): its SCHEMA
+        lacks it (`catalog_drift.py`). The date field, the key, the account field and
+        the lineage column are `inclusion: automatic` (`metadata`).
         """
         mask = self.mask
+        declared = self.catalog_fields
         return tuple(
-            name for name in self.definition.fields if mask.get(("properties", name), True)
+            name
+            for name in self.definition.fields
+            if (declared is None or name in declared) and mask.get(("properties", name), True)
         )
 
     @property
