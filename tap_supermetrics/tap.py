@@ -191,6 +191,19 @@ class TapSupermetrics(Tap):
             self.logger.error("%s", error)  # noqa: TRY400 - an API answer, no traceback
             raise SystemExit(1) from None
 
+    @override
+    def write_message(self, message: Any) -> None:
+        """Write a message, except in a dry run: then nothing but STATE leaves the tap.
+
+        A dry run reads nothing, so no stream (the fixed ones included) emits SCHEMA or
+        RECORD: a loader would otherwise create the schema and the tables of a run that
+        was only to be planned. STATE (unchanged) goes out through the SDK's state
+        writer, which does not come through here.
+        """
+        if self.config.get("dry_run"):
+            return
+        super().write_message(message)
+
     @property
     @override
     def streams(self) -> dict[str, Stream]:
