@@ -63,6 +63,8 @@ class TapSupermetrics(Tap):
         self._run = SyncRun()
         super().__init__(**{**kwargs, "validate_config": False})
         _ = self.definitions
+        if self.config.get("dry_run") and isinstance(self.message_writer, StateFlushingWriter):
+            self.message_writer.only_state = True  # a dry run leaves the warehouse alone
         self._run.pool.result_lifetime = float(self.config.get("result_lifetime", 3600))
         self._run.pool.budget.limit = Limits.from_config(self.config).max_rows_per_run
 
@@ -100,6 +102,7 @@ class TapSupermetrics(Tap):
                 self._run,
                 facts.get(definition.name),
                 catalog_fields=declared.get(definition.name),
+                account_id_fields=discovery.account_id_fields(definition.ds_id),
             )
             for definition in self.definitions
         ]
@@ -190,19 +193,6 @@ class TapSupermetrics(Tap):
         except SupermetricsError as error:
             self.logger.error("%s", error)  # noqa: TRY400 - an API answer, no traceback
             raise SystemExit(1) from None
-
-    @override
-    def write_message(self, message: Any) -> None:
-        """Write a message, except in a dry run: then nothing but STATE leaves the tap.
-
-        A dry run reads nothing, so no stream (the fixed ones included) emits SCHEMA or
-        RECORD: a loader would otherwise create the schema and the tables of a run that
-        was only to be planned. STATE (unchanged) goes out through the SDK's state
-        writer, which does not come through here.
-        """
-        if self.config.get("dry_run"):
-            return
-        super().write_message(message)
 
     @property
     @override

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from tap_supermetrics.api.client import SupermetricsStream
 from tap_supermetrics.api.lifecycle import PollTiming, QueryExecution, QueryRun
 from tap_supermetrics.api.pagination import read_page
+from tap_supermetrics.core.accounts import KNOWN_ACCOUNT_FIELDS
 from tap_supermetrics.core.clock import today_utc
 from tap_supermetrics.core.errors import ResultShapeError, RunWideError, SupermetricsError
 from tap_supermetrics.schema.cache import SchemaCache, default_directory
@@ -105,6 +106,11 @@ class FieldDiscovery:
         )
         listing = listing or {}
         return [listing.get(spec.field_id, spec) for spec in known]
+
+    def account_id_fields(self, ds_id: str) -> list[str]:
+        """The fields of the data source's list that carry an account's id (`profileID`)."""
+        listing = self._sources.get(ds_id) or {}
+        return [field_id for field_id in listing if field_id.lower() in KNOWN_ACCOUNT_FIELDS]
 
     def _listing(
         self, definition: QueryDefinition, field_ids: Sequence[str], instead: str
