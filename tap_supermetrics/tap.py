@@ -23,6 +23,7 @@ from tap_supermetrics.settings.config_schema import CONFIG_SCHEMA
 from tap_supermetrics.settings.queries import QueryDefinition
 from tap_supermetrics.streams.allocator import keep_large_buffers_out_of_the_heap
 from tap_supermetrics.streams.coverage import CoverageStream
+from tap_supermetrics.streams.metric_lines import set_metric_lines
 from tap_supermetrics.streams.query import QueryStream
 from tap_supermetrics.streams.query_runs import QueryRunsStream
 from tap_supermetrics.streams.reconciliation import ReconciliationStream
@@ -87,6 +88,9 @@ class TapSupermetrics(Tap):
         of them are reported together like the other settings mistakes (one line
         each, exit code 1), after discovery and before any data query.
         """
+        # Here, not in __init__: the SDK discovers while the tap is being made, and
+        # discovery's /query/fields request writes a METRIC line too.
+        set_metric_lines(self.metrics_logger, str(self.config.get("metric_lines") or "all"))
         try:
             declared = self._catalog_fields()
             discovery = FieldDiscovery(self, self.definitions)
