@@ -1,4 +1,4 @@
-"""Keeping the license queue busy without letting results expire unread.
+"""Keeping the licence queue busy without letting results expire unread.
 
 The SDK syncs streams one after another (`Tap.sync_all` is final), so the tap itself
 arranges the overlap: the first queries of the next streams are submitted while the

@@ -158,7 +158,7 @@ def test_queued_and_scheduled_queries_are_polled_until_success(
 
     assert run.returncode == 0, run.stderr
     assert "QUEUED" in run.stderr or "SCHEDULED" in run.stderr
-    assert "license queue" in run.stderr
+    assert "licence queue" in run.stderr
     assert len(run.records("ga")) == 10 * 6 * 2
 
 
