@@ -1,8 +1,10 @@
 """One estate split across Meltano jobs that run side by side (docs/running-at-scale.md).
 
 meltano.yml declares `tap-supermetrics--agency-a` and `tap-supermetrics--agency-b`: they
-inherit every setting of tap-supermetrics and bring their own queries, and the jobs
-`agency-a-to-postgres` and `agency-b-to-postgres` load them with target-postgres. Here
+inherit every setting of tap-supermetrics and bring their own queries (here the examples
+of meltano.yml's demo environment, each through the part's own TAP_SUPERMETRICS__AGENCY_*
+variable), and the jobs `agency-a-to-postgres` and `agency-b-to-postgres` load them with
+target-postgres. Here
 both jobs run at the same time (two `meltano run` processes started together) against
 the emulator into one PostgreSQL schema, each with its own Meltano state.
 
@@ -29,6 +31,8 @@ from tests.conftest import API_KEY, ROOT, expected_rows
 from tests.meltano_project import (  # fixtures postgres, meltano_plugins: conftest
     MELTANO,
     comparable,
+    demo_parts,
+    demo_queries,
     run_env,
 )
 from tests.postgres import TemporaryPostgres
@@ -42,12 +46,11 @@ PARTS = {
 
 
 def part_queries(plugin: str) -> list[dict[str, Any]]:
-    """The queries meltano.yml gives one part of the estate."""
+    """The queries meltano.yml's demo environment gives one part of the estate."""
     project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == plugin)
     assert extractor["inherit_from"] == "tap-supermetrics"
-    queries: list[dict[str, Any]] = extractor["config"]["queries"]
-    return queries
+    return demo_queries(plugin)
 
 
 def state_id(plugin: str) -> str:
@@ -74,7 +77,8 @@ class Estate:
             "max_poll_interval": 0.2,
             "schema_cache_dir": str(self.workdir / "schema-cache"),
         }
-        return run_env(self.postgres, self.workdir / "meltano.db", self.schema, shared)
+        env = run_env(self.postgres, self.workdir / "meltano.db", self.schema, shared)
+        return {**env, **demo_parts(PARTS.values())}  # each part's demo queries
 
     def run_jobs(self, *jobs: str, end_date: str) -> dict[str, subprocess.CompletedProcess[str]]:
         """Start `meltano run JOB` for every job at once, then wait for all of them."""
