@@ -85,6 +85,7 @@ def test_a_wrong_key_is_an_error_line_of_meltano_run(pipeline: Pipeline) -> None
     assert done.returncode != 0
     refused = meltano_lines(done, "error", "rejected the API key")
     assert len(refused) == 1, done.stderr[-3000:]
+    assert "tap-supermetrics" in refused[0]  # the tap's own line, at its own level
     assert "not-the-key" not in done.stdout + done.stderr
 
 
