@@ -10,7 +10,8 @@ WARNING per stream, naming them and saying to discover again.
 A key field cannot be left out: rows would be merged by the target, or the tap could not
 tell accounts or days apart. When a field of the catalog's key, its replication key, the
 configured date field, account field or `primary_keys` is missing on either side, the
-run is refused in one line, before any query (`ConfigError`).
+run is refused in one line, before any query (`ConfigError`); so it is when the catalog
+lacks the lineage column `_sm_extracted_at`, which every record carries.
 """
 
 from __future__ import annotations
@@ -73,11 +74,13 @@ def catalog_fields(definition: QueryDefinition, entry: CatalogEntry) -> CatalogF
     configured = set(definition.fields)
     keys = _key_fields(definition, entry)
     missing = [name for name in keys if name not in configured or name not in declared]
-    if missing:
-        where = [
-            f"{name!r} ({'not in the config' if name not in configured else 'not in the catalog'})"
-            for name in missing
-        ]
+    where = [
+        f"{name!r} ({'not in the config' if name not in configured else 'not in the catalog'})"
+        for name in missing
+    ]
+    if LINEAGE_FIELD not in properties:  # every record carries it (a catalog of long ago)
+        where.append(f"the lineage column {LINEAGE_FIELD!r} (not in the catalog)")
+    if where:
         msg = (
             f"stream {definition.name!r}: key field(s) {', '.join(where)} cannot be left out; "
             f"{DISCOVER_AGAIN}"

@@ -130,3 +130,22 @@ def test_an_account_field_added_since_discovery_is_refused(
     assert run.returncode == 1
     assert "key field(s) 'profileID' (not in the catalog) cannot be left out" in run.stderr
     assert submissions(emulator) == 0
+
+
+def test_a_catalog_without_the_lineage_column_is_refused(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config, catalog = discovered(emulator, tmp_path)
+    for entry in catalog["streams"]:
+        entry["schema"]["properties"].pop("_sm_extracted_at", None)
+        entry["metadata"] = [
+            item for item in entry["metadata"] if item["breadcrumb"][-1:] != ["_sm_extracted_at"]
+        ]
+
+    run = run_tap(tmp_path, config, catalog=catalog)
+
+    assert run.returncode == 1
+    assert "the lineage column '_sm_extracted_at' (not in the catalog) cannot be left out" in (
+        run.stderr
+    )
+    assert submissions(emulator) == 0
