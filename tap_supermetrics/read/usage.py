@@ -65,8 +65,7 @@ def dry_run_total(run: SyncRun) -> str:
     rows = sum(usage.planned_rows for usage in budget.usage.values())
     unestimated = sum(usage.unestimated_queries for usage in budget.usage.values())
     deferred = sum(len(usage.deferred) for usage in budget.usage.values())
-    text = f"Dry run: {queries} {'query' if queries == 1 else 'queries'} in all"
-    text += f", ~{rows:,} rows estimated"
+    text = f"Dry run: {queries} queries in all, ~{rows:,} rows estimated"
     if unestimated:
         text += f" ({unestimated} without an estimate: their streams were never read)"
     if budget.limit is None:

@@ -38,7 +38,7 @@ def test_a_dry_run_emits_no_schema_and_no_record_and_still_tells_its_plan(
         for line in lines
     ), lines
     assert any(line.startswith("Dry run: stream 'ads': plus 1 totals query") for line in lines)
-    assert any(line.startswith("Dry run: 2 queries in all, ~") for line in lines)
+    assert any(line.startswith("Dry run: ") and " in all" in line for line in lines), lines
     assert not any(" 1 queries" in line for line in lines)
     (usage,) = [json.loads(line) for line in lines if line.startswith('{"') and "dry_run" in line]
     assert usage["dry_run"] is True
