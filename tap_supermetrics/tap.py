@@ -12,7 +12,13 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
 from tap_supermetrics.check.reconcile import OFF, mode, reconcile_spec
-from tap_supermetrics.core.errors import ConfigError, Problems, SupermetricsError, problem_lines
+from tap_supermetrics.core.errors import (
+    ConfigError,
+    ConfigMistakesError,
+    Problems,
+    SupermetricsError,
+    problem_lines,
+)
 from tap_supermetrics.core.limits import Limits
 from tap_supermetrics.read.sync_run import SyncRun
 from tap_supermetrics.schema.catalog_drift import catalog_fields
@@ -91,13 +97,18 @@ class TapSupermetrics(Tap):
         # Here, not in __init__: the SDK discovers while the tap is being made, and
         # discovery's /query/fields request writes a METRIC line too.
         set_metric_lines(self.metrics_logger, str(self.config.get("metric_lines") or "all"))
-        try:
+        problems = Problems()
+        declared: dict[str, frozenset[str]] = {}
+        with problems.collect():
             declared = self._catalog_fields()
+        try:
             discovery = FieldDiscovery(self, self.definitions)
             fields = discovery.fields_by_stream()
             facts = self._reconcile_facts(discovery, fields)
         except ConfigError as error:
-            raise settings_refused(error) from None
+            problems.add(*problem_lines(error))
+        if problems:
+            raise settings_refused(ConfigMistakesError(problems.lines)) from None
         streams: list[Stream] = [
             QueryStream(
                 self,

@@ -149,3 +149,20 @@ def test_a_catalog_without_the_lineage_column_is_refused(
         run.stderr
     )
     assert submissions(emulator) == 0
+
+
+def test_a_missing_key_field_and_an_unknown_field_are_reported_together(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config, catalog = discovered(emulator, tmp_path)
+    config["queries"][0]["fields"].remove("Device")
+    config["queries"].append({**config["queries"][0], "name": "typo", "fields": ["Date", "Clickz"]})
+
+    run = run_tap(tmp_path, config, catalog=catalog)
+
+    assert run.returncode == 1
+    refusals = [line for line in run.stderr.splitlines() if "ERROR" in line]
+    assert len(refusals) == 2, refusals
+    assert "stream 'ads': key field(s) 'Device' (not in the config)" in refusals[0]
+    assert "stream 'typo': unknown field id(s) for data source 'AW': 'Clickz'" in refusals[1]
+    assert submissions(emulator) == 0
