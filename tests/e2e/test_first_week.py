@@ -67,6 +67,22 @@ def test_the_default_environment_pins_no_dates_and_the_demo_environment_does(
     assert [q["name"] for q in demo["queries"]] == ["google_ads_daily", "ga4_daily"]  # type: ignore[attr-defined,index]
 
 
+def test_meltano_config_list_shows_the_required_settings_as_required(pipeline: Pipeline) -> None:
+    env = {k: v for k, v in pipeline.env().items() if not k.startswith("TAP_SUPERMETRICS_")}
+    done = subprocess.run(
+        [str(MELTANO), "config", "list", "tap-supermetrics"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert "Required settings: api_key, queries, start_date" in done.stdout
+    required = done.stdout.split("Required:")[1].split("Configured:")[0]
+    assert "api_key [env: TAP_SUPERMETRICS_API_KEY] current value: None" in required
+
+
 def test_a_bad_date_and_another_mistake_fail_under_meltano_one_error_line_each(
     pipeline: Pipeline,
 ) -> None:
