@@ -325,7 +325,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.BooleanType,
         default=False,
         description="Print the plan of the run (per stream: accounts, date ranges, number "
-        "of queries and why) and submit no query: no records, state unchanged.",
+        "of queries and why) and submit no query: no stream emits SCHEMA or RECORD (a "
+        "loader creates no table), state unchanged.",
     ),
     th.Property(
         "metric_lines",
