@@ -154,9 +154,21 @@ class _Plugins:
         self.loaders = {plugin["name"] for plugin in plugins.get("loaders") or []}
 
     def licence(self, name: str) -> str:
-        """The licence in the extractor's annotations, or in those of the one it inherits."""
+        """The licence in the extractor's annotations, or in those of the one it inherits.
+
+        Raises:
+            ProjectError: the annotations spell it `license`, which would otherwise be
+                ignored and put the part in the default licence's pool unnoticed.
+        """
         plugin = self.declared.get(name, {})
-        annotated = ((plugin.get("annotations") or {}).get("dagster") or {}).get("licence")
+        dagster = (plugin.get("annotations") or {}).get("dagster") or {}
+        if "license" in dagster:
+            msg = (
+                f"{name}: annotations.dagster.license is not read: spell it `licence`, as the "
+                f"pools are named (licence: {dagster['license']})"
+            )
+            raise ProjectError(msg)
+        annotated = dagster.get("licence")
         if annotated:
             return str(annotated)
         parent = str(plugin.get("inherit_from"))

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "output"
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 DEMO_KEY = "demo-api-key"
+ENVIRONMENT = "demo"
 PIPELINE = ["tap-supermetrics", "target-duckdb", "dbt-duckdb:current"]
 
 # What changes upstream between the two runs: a campaign renamed (Supermetrics then
@@ -84,6 +85,8 @@ def main() -> int:
         print(f"emulator: {emulator.base_url}", flush=True)
         env = {
             **os.environ,
+            # meltano.yml's demo environment: example accounts, dates that never move.
+            "MELTANO_ENVIRONMENT": ENVIRONMENT,
             "MELTANO_DATABASE_URI": f"sqlite:///{OUTPUT / 'meltano.db'}",
             "TAP_SUPERMETRICS_BASE_URL": emulator.base_url,
             "TAP_SUPERMETRICS_API_KEY": DEMO_KEY,
@@ -106,11 +109,17 @@ def main() -> int:
         meltano("run", *PIPELINE, env={**env, "TAP_SUPERMETRICS_END_DATE": "2024-04-01"})
         print(
             f"run 2, the next day's incremental run ({time.monotonic() - started:.1f} s): "
-            "reads 2024-04-01 and re-reads the 3 days before it (lookback_days 3)",
+            "reads 2024-04-01 and re-reads 2024-03-28..2024-03-31, the last loaded day and the "
+            "3 days before it (lookback_days 3): below, the raw table's extra rows on those 4 "
+            "days are the renamed campaign's, kept as history",
             flush=True,
         )
         state = meltano(
-            "state", "get", "dev:tap-supermetrics-to-target-duckdb", env=env, capture=True
+            "state",
+            "get",
+            f"{ENVIRONMENT}:tap-supermetrics-to-target-duckdb",
+            env=env,
+            capture=True,
         )
     database = OUTPUT / "warehouse.duckdb"
     python = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"

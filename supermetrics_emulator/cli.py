@@ -20,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", default="emulator-key")
     parser.add_argument("--run-seconds", type=float, default=0.2, help="time a query runs")
     parser.add_argument("--schedule-seconds", type=float, default=0.0, help="time SCHEDULED")
-    parser.add_argument("--max-running", type=int, default=5, help="license queue slots")
+    parser.add_argument("--max-running", type=int, default=5, help="licence queue slots")
     parser.add_argument("--result-ttl", type=float, default=3600.0, help="results expire after")
     parser.add_argument("--max-page-size", type=int, default=100_000)
     parser.add_argument("--no-header-row", action="store_true", help="omit the header row")

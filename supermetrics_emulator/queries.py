@@ -1,4 +1,4 @@
-"""The query lifecycle and the license queue, simulated lazily from the clock.
+"""The query lifecycle and the licence queue, simulated lazily from the clock.
 
 No thread ticks in the background: every lookup replays the events (queue entry,
 start, finish) that happened since the last one, in time order. The outcome is the
@@ -55,7 +55,7 @@ class Query:
 
 
 class QueryStore:
-    """All queries of one emulator, and the license queue they share."""
+    """All queries of one emulator, and the licence queue they share."""
 
     def __init__(
         self,
@@ -111,7 +111,7 @@ class QueryStore:
                 query.expired = query.pages_served >= query.expire_after_pages
 
     def workflow(self) -> dict[str, int]:
-        """Return the license queue counters."""
+        """Return the licence queue counters."""
         with self._lock:
             self._advance(self.now())
             waiting = sum(1 for q in self._queries.values() if q.status in WAITING)

@@ -1,6 +1,6 @@
 """Requests per wall-clock second: the rate limit, its headers, and the busiest second.
 
-Supermetrics documents about 20 requests per second per license, and answers with
+Supermetrics documents about 20 requests per second per licence, and answers with
 `X-RateLimit-Limit` / `X-RateLimit-Remaining`. The meter counts API requests in the
 current wall-clock second, refuses those over the configured limit, and remembers
 the busiest second so that tests and benchmarks can check a client's pace.

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from supermetrics_emulator import EmulatorServer
 from tests.conftest import API_KEY, ROOT, expected_rows
-from tests.meltano_project import MELTANO, comparable, run_env
+from tests.meltano_project import MELTANO, comparable, demo_parts, demo_queries, run_env
 from tests.postgres import TemporaryPostgres
 
 #: Each part's Meltano job and the extractor it runs (meltano.yml).
@@ -41,12 +41,11 @@ def install_dbt() -> None:
 
 
 def part_queries(plugin: str) -> list[dict[str, Any]]:
-    """The queries meltano.yml gives one part of the estate."""
+    """The queries meltano.yml's demo environment gives one part of the estate."""
     project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == plugin)
     assert extractor["inherit_from"] == "tap-supermetrics"
-    queries: list[dict[str, Any]] = extractor["config"]["queries"]
-    return queries
+    return demo_queries(plugin)
 
 
 def state_id(plugin: str) -> str:
@@ -85,7 +84,8 @@ class Estate:
             "max_poll_interval": 0.2,
             "schema_cache_dir": str(self.workdir / "schema-cache"),
         }
-        return run_env(self.postgres, self.workdir / "meltano.db", self.schema, shared)
+        env = run_env(self.postgres, self.workdir / "meltano.db", self.schema, shared)
+        return {**env, **demo_parts(PARTS.values())}  # each part's demo queries
 
     def start(self, *args: str, end_date: str, stdin: bool = False) -> subprocess.Popen[str]:
         """`meltano ARGS` started in the project, its output (stdout, stderr) in pipes."""

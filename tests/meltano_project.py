@@ -13,15 +13,19 @@ import subprocess
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from tests.constants import ROOT
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from pathlib import Path
 
     from tests.postgres import TemporaryPostgres
 
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+#: meltano.yml's environment of the demo's values: example accounts, dates that never move.
+DEMO = "demo"
 #: Variables a developer's shell may carry that would change what a run does.
 _OWN_PREFIXES = ("MELTANO_", "TAP_SUPERMETRICS_", "TARGET_POSTGRES_")
 
@@ -59,6 +63,24 @@ def run_env(
         text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
         env[f"TAP_SUPERMETRICS_{name.upper()}"] = text
     return env
+
+
+def demo_queries(plugin: str) -> list[dict[str, Any]]:
+    """The queries meltano.yml's demo environment gives `plugin` (a part of the estate)."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    (environment,) = [env for env in project["environments"] if env["name"] == DEMO]
+    extractors = environment["config"]["plugins"]["extractors"]
+    (extractor,) = [item for item in extractors if item["name"] == plugin]
+    queries: list[dict[str, Any]] = extractor["config"]["queries"]
+    return queries
+
+
+def demo_parts(plugins: Iterable[str]) -> dict[str, str]:
+    """The variables that give each part its demo queries in any environment."""
+    return {
+        f"{plugin.upper().replace('-', '_')}_QUERIES": json.dumps(demo_queries(plugin))
+        for plugin in plugins
+    }
 
 
 def comparable(value: object) -> object:

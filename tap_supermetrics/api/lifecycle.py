@@ -401,7 +401,7 @@ class QueryExecution:
         progress = _object(meta.get("progress"))
         workflow = _object(meta.get("workflow"))
         self.logger.info(
-            "%s: %s, %s/%s sub-queries ready; license queue: %s scheduled, %s running",
+            "%s: %s, %s/%s sub-queries ready; licence queue: %s scheduled, %s running",
             self.describe,
             status,
             progress.get("queries_ready", "?"),

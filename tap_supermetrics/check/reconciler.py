@@ -107,10 +107,11 @@ class StreamReconciler:
         usage.totals_planned += len(queries)
         usage.totals_rows += extra
         self.logger.info(
-            "%sstream %r: plus %d totals queries (reconciliation), ~%s rows",
+            "%sstream %r: plus %d totals %s (reconciliation), ~%s rows",
             "Dry run: " if dry_run else "",
             self.stream,
             len(queries),
+            "query" if len(queries) == 1 else "queries",
             f"{extra:,}",
         )
 

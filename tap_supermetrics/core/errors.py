@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -47,6 +49,55 @@ class ApiErrorInfo:
 
 class ConfigError(ValueError):
     """A setting is wrong; the message is one line a user can act on."""
+
+
+class ConfigMistakesError(ConfigError):
+    """Several settings mistakes found together: the message holds one line per mistake."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        """Keep the lines apart, so that each is reported as a line of its own."""
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+def problem_lines(error: ConfigError) -> list[str]:
+    """The lines of a settings error: one per mistake."""
+    return list(error.lines) if isinstance(error, ConfigMistakesError) else [str(error)]
+
+
+class Problems:
+    """Collects settings mistakes, so that a config with five reports five, not one.
+
+    Each check still raises `ConfigError` at its first finding; running the checks
+    that do not depend on one another inside `collect` gathers what each of them
+    found. A line reported twice (a top-level mistake seen again by every query) is
+    kept once.
+    """
+
+    def __init__(self) -> None:
+        """Start with no mistake."""
+        self.lines: list[str] = []
+
+    def __bool__(self) -> bool:
+        """Whether any mistake was found."""
+        return bool(self.lines)
+
+    def add(self, *lines: str) -> None:
+        """Record mistakes, each once."""
+        self.lines += [line for line in dict.fromkeys(lines) if line not in self.lines]
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        """Run a check; its `ConfigError` is recorded instead of raised."""
+        try:
+            yield
+        except ConfigError as error:
+            self.add(*problem_lines(error))
+
+    def raise_if_any(self) -> None:
+        """Raise every recorded mistake at once (one line each)."""
+        if self.lines:
+            raise ConfigMistakesError(self.lines)
 
 
 def _text(value: object) -> str | None:

@@ -91,5 +91,6 @@ def _is_int(value: object) -> bool:
 
 
 def describe(tiers: Sequence[Tier]) -> str:
-    """`refresh 3 days every 1, refresh 30 days every 7` for the plan's log line."""
-    return ", ".join(tier.describe() for tier in tiers) or "no refresh"
+    """`refresh 3 days every 1, refresh 30 days every 7` (`lookback 3 days`) for the plan."""
+    named = (f"lookback {t.days} days" if t.shorthand else t.describe() for t in tiers)
+    return ", ".join(named) or "no refresh"

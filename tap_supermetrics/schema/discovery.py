@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from tap_supermetrics.api.client import SupermetricsStream
 from tap_supermetrics.api.lifecycle import PollTiming, QueryExecution, QueryRun
 from tap_supermetrics.api.pagination import read_page
+from tap_supermetrics.core.accounts import KNOWN_ACCOUNT_FIELDS
 from tap_supermetrics.core.clock import today_utc
 from tap_supermetrics.core.errors import ResultShapeError, RunWideError, SupermetricsError
 from tap_supermetrics.schema.cache import SchemaCache, default_directory
@@ -60,6 +61,8 @@ class FieldDiscovery:
             str(self.config.get("base_url") or DEFAULT_BASE_URL),
         )
         self._sources: dict[str, dict[str, FieldSpec] | None] = {}
+        #: Data sources whose `/query/fields` was asked in this run (at most once each).
+        self._asked: set[str] = set()
 
     def fields_by_stream(self) -> dict[str, list[FieldSpec]]:
         """Each query's fields in configured order, by stream name.
@@ -96,12 +99,34 @@ class FieldDiscovery:
         list, from the cache or `/query/fields` (one request per data source, cached).
         Fields the list lacks keep what is known.
         """
-        if definition.ds_id not in self._sources:
-            self._sources[definition.ds_id] = self.cache.load_source(definition.ds_id)
-        listing = self._sources[definition.ds_id]
-        if not listing or any(spec.field_id not in listing for spec in known):
-            listing = self._field_list(definition.ds_id, [definition]) or {}
+        listing = self._listing(
+            definition,
+            [spec.field_id for spec in known],
+            "reconciling stream(s) {} with the types the catalog or the cache gave",
+        )
+        listing = listing or {}
         return [listing.get(spec.field_id, spec) for spec in known]
+
+    def account_id_fields(self, ds_id: str) -> list[str]:
+        """The fields of the data source's list that carry an account's id (`profileID`)."""
+        listing = self._sources.get(ds_id) or {}
+        return [field_id for field_id in listing if field_id.lower() in KNOWN_ACCOUNT_FIELDS]
+
+    def _listing(
+        self, definition: QueryDefinition, field_ids: Sequence[str], instead: str
+    ) -> dict[str, FieldSpec] | None:
+        """The data source's field list holding `field_ids`: the cache's, else the API's.
+
+        `/query/fields` is asked at most once per data source and run, also when it
+        fails (None then: what the list would tell is not known).
+        """
+        ds_id = definition.ds_id
+        if ds_id not in self._sources:
+            self._sources[ds_id] = self.cache.load_source(ds_id)
+        listing = self._sources[ds_id]
+        if (not listing or any(f not in listing for f in field_ids)) and ds_id not in self._asked:
+            listing = self._field_list(ds_id, [definition], instead) or listing
+        return listing
 
     def _from_field_lists(
         self, missing: dict[str, list[QueryDefinition]], fields: dict[str, list[FieldSpec]]
@@ -132,7 +157,12 @@ class FieldDiscovery:
         """The fields as the input catalog declares them (title, description kept).
 
         Catalogs written before titles and descriptions existed have neither; the
-        field id then stands in for the name.
+        field id then stands in for the name. Whether a field is a dimension or a
+        metric is the field list's word (cache first, then `/query/fields` once per
+        data source), not the catalog's key: with `primary_keys` set, a dimension
+        outside the key is still a dimension, and the state's fingerprint (which
+        tells dimensions from metrics) is the same with the catalog and without it.
+        Only when the field list cannot be had does the catalog's key stand in.
         """
         catalog = self.tap.input_catalog
         entry = catalog.get_stream(definition.name) if catalog else None
@@ -141,16 +171,25 @@ class FieldDiscovery:
         properties = entry.schema.to_dict().get("properties") or {}
         if any(field_id not in properties for field_id in definition.fields):
             return None
+        listing = self._listing(
+            definition,
+            definition.fields,
+            "telling dimensions from metrics of stream(s) {} by the input catalog's key",
+        )
+        listing = listing or {}
         keys = set(entry.key_properties or ())
         specs = []
         for field_id in definition.fields:
             schema = properties[field_id]
             description = schema.get("description")
+            listed = listing.get(field_id)
             specs.append(
                 FieldSpec(
                     field_id=field_id,
                     field_name=str(schema.get("title") or field_id),
-                    field_type="dim" if field_id in keys else "met",
+                    field_type=listed.field_type
+                    if listed is not None
+                    else ("dim" if field_id in keys else "met"),
                     data_type=_DATA_TYPE_OF.get(base_type(schema), "string"),
                     description=str(description) if description else None,
                 )
@@ -173,25 +212,27 @@ class FieldDiscovery:
     # /query/fields ----------------------------------------------------------------
 
     def _field_list(
-        self, ds_id: str, definitions: list[QueryDefinition]
+        self,
+        ds_id: str,
+        definitions: list[QueryDefinition],
+        instead: str = "typing stream(s) {} with a one-row probe query each instead",
     ) -> dict[str, FieldSpec] | None:
         """The data source's fields from the API (cached), or None: probe instead.
 
         Any failure but a rejected key falls back to the probe, also when retries of
         429/5xx are spent: the endpoint may be down for this data source only, and
-        the probe then either works or fails with its own, clear error.
+        the probe then either works or fails with its own, clear error. `instead` says
+        in the warning what is done without the list (`{}`: the streams).
         """
+        self._asked.add(ds_id)
         client = FieldListClient(self.tap, name=f"{ds_id}_fields", schema={"properties": {}})
         try:
             listing = fetch_field_list(client, ds_id)
         except RunWideError:
             raise  # the key or the licence: a probe would be refused the same way
         except SupermetricsError as error:  # an error answer, or retries (429, 5xx) spent
-            self.tap.logger.warning(
-                "%s; typing stream(s) %s with a one-row probe query each instead",
-                error,
-                ", ".join(repr(definition.name) for definition in definitions),
-            )
+            names = ", ".join(repr(definition.name) for definition in definitions)
+            self.tap.logger.warning("%s; %s", error, instead.format(names))
             return None
         self.tap.logger.info("data source %r: /query/fields lists %d fields", ds_id, len(listing))
         self.cache.save_source(ds_id, listing.values())
@@ -250,8 +291,8 @@ class FieldDiscovery:
 
 
 def _refuse(unknown: list[str], wrong_date_fields: list[str]) -> None:
-    """Raise one error whose single line holds every refusal, unknown field ids first."""
+    """Raise every refusal at once, one line each, unknown field ids first."""
     if unknown:
-        raise UnknownFieldError("; ".join([*unknown, *wrong_date_fields]))
+        raise UnknownFieldError([*unknown, *wrong_date_fields])
     if wrong_date_fields:
-        raise DateFieldTypeError("; ".join(wrong_date_fields))
+        raise DateFieldTypeError(wrong_date_fields)

@@ -19,7 +19,7 @@ import requests
 from typing_extensions import override
 
 from tap_supermetrics.api.client import SupermetricsStream, payload_of
-from tap_supermetrics.core.errors import ApiErrorInfo, ConfigError, SupermetricsError
+from tap_supermetrics.core.errors import ApiErrorInfo, ConfigMistakesError, SupermetricsError
 from tap_supermetrics.schema.types import FieldSpec, base_type, known_json_type
 from tap_supermetrics.settings.queries import QueryDefinition
 
@@ -35,7 +35,7 @@ class FieldsUnavailableError(SupermetricsError):
     """`/query/fields` answered, but not with a usable field list (discovery probes instead)."""
 
 
-class UnknownFieldError(ConfigError):
+class UnknownFieldError(ConfigMistakesError):
     """A configured field id is not among its data source's fields."""
 
 

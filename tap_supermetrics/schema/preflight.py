@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from tap_supermetrics.core.errors import ConfigError
+from tap_supermetrics.core.errors import ConfigMistakesError
 from tap_supermetrics.schema.types import FieldSpec, known_json_type
 from tap_supermetrics.settings.queries import QueryDefinition
 
@@ -29,7 +29,7 @@ from tap_supermetrics.settings.queries import QueryDefinition
 DAY_TYPE = "string.time.date"
 
 
-class DateFieldTypeError(ConfigError):
+class DateFieldTypeError(ConfigMistakesError):
     """A query's `date_field` is not a day (a month, week, year, timestamp or text field)."""
 
 

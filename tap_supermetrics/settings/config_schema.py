@@ -164,14 +164,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "start_date",
         th.DateType,
         required=True,
-        description="First day to sync (YYYY-MM-DD).",
+        description="First day to sync, YYYY-MM-DD (or an ISO timestamp, whose day is kept).",
         examples=["2024-01-01"],
     ),
     th.Property(
         "end_date",
         th.DateType,
-        description="Last day to sync (YYYY-MM-DD). Default: yesterday (UTC), the last "
-        "complete day.",
+        description="Last day to sync, YYYY-MM-DD. Default: yesterday (UTC), the last "
+        "complete day: leave it unset for daily runs.",
     ),
     th.Property(
         "lookback_days",
@@ -334,7 +334,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.BooleanType,
         default=False,
         description="Print the plan of the run (per stream: accounts, date ranges, number "
-        "of queries and why) and submit no query: no records, state unchanged.",
+        "of queries and why) and submit no query: no stream emits SCHEMA or RECORD (a "
+        "loader creates no table), state unchanged.",
+    ),
+    th.Property(
+        "metric_lines",
+        th.StringType(allowed_values=["all", "sampled", "none"]),
+        default="all",
+        description="Which of the SDK's METRIC log lines to write, without touching the "
+        "tap's own lines: `all` (one per HTTP request, as the SDK writes them), `sampled` "
+        "(every per-stream total and one request duration in 20) or `none`. See "
+        "docs/meltano.md.",
     ),
     th.Property(
         "schema_cache_dir",

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tap_supermetrics.core.accounts import account_field
 from tap_supermetrics.core.clock import today_utc
-from tap_supermetrics.core.errors import ConfigError
+from tap_supermetrics.core.errors import ConfigError, Problems
 from tap_supermetrics.core.limits import Limits
 from tap_supermetrics.plan.planner import Reread
 from tap_supermetrics.plan.refresh import Tier, parse_tiers
 from tap_supermetrics.settings.config_schema import CURRENT_SUFFIX, PASS_THROUGH_PARAMETERS
-from tap_supermetrics.settings.dates import date_range
+from tap_supermetrics.settings.dates import date_range, parse_date, parse_day
 from tap_supermetrics.settings.identifiers import (
     check_column_collisions,
     check_ds_id,
@@ -62,40 +62,48 @@ class QueryDefinition:
         return params
 
 
-def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
-    """Check the `queries` setting and turn each entry into a QueryDefinition."""
+def query_definitions(config: dict[str, Any], skip: Collection[int] = ()) -> list[QueryDefinition]:
+    """Check the `queries` setting and turn each entry into a QueryDefinition.
+
+    Args:
+        config: The settings.
+        skip: Entries (by position) not to check: their values are of the wrong type,
+            which the JSON Schema check reported already.
+
+    Raises:
+        ConfigMistakesError: every mistake of every entry, one line each.
+    """
     entries = config.get("queries")
     if not entries:
         msg = "queries must list at least one query"
         raise ConfigError(msg)
+    problems = Problems()
     definitions: list[QueryDefinition] = []
     seen: dict[str, str] = {}  # lower-cased name → name: tables ignore case
     for number, entry in enumerate(entries):
+        if number in skip:
+            continue
         where = f"queries[{number}]"
         name = entry.get("name")
-        if name is None or name == "":
-            msg = f"{where}: name is required"
-            raise ConfigError(msg)
-        check_stream_name(name, where)
-        if name.lower() in seen or name.lower() in RESERVED_STREAMS:
-            other = seen.get(name.lower(), name.lower())
-            msg = (
-                f"{where}: stream name {name!r} is used twice (as {other!r}; names are compared "
-                f"ignoring case, and {', '.join(sorted(RESERVED_STREAMS))} are reserved)"
-            )
-            raise ConfigError(msg)
-        seen[name.lower()] = name
-        definitions.append(_definition(entry, f"{where} ({name})", config))
+        named = Problems()
+        with named.collect():
+            _check_name(name, where, seen)
+        problems.add(*named.lines)
+        if isinstance(name, str):
+            seen.setdefault(name.lower(), name)
+        with problems.collect():  # a refused name is not shown again in the entry's lines
+            definitions.append(_definition(entry, where if named else f"{where} ({name})", config))
     for lowered, name in seen.items():
         base = lowered.removesuffix(CURRENT_SUFFIX)
         if lowered.endswith(CURRENT_SUFFIX) and base in seen:
-            msg = (
+            problems.add(
                 f"stream name {name!r} is taken by the current relation of stream "
                 f"{seen[base]!r} (docs/current-relations.md)"
             )
-            raise ConfigError(msg)
     if config.get("refresh") is not None:  # checked even where every query sets its own
-        parse_tiers(config["refresh"], "refresh")
+        with problems.collect():
+            parse_tiers(config["refresh"], "refresh")
+    problems.raise_if_any()
     if config.get("reread") is None:
         return definitions
     today = today_utc()
@@ -105,6 +113,27 @@ def query_definitions(config: dict[str, Any]) -> list[QueryDefinition]:
         ranges[definition.name] = (days.start, days.end)
     rereads = parse_rereads(config.get("reread"), ranges)
     return [replace(d, rereads=rereads.get(d.name, ())) for d in definitions]
+
+
+def _check_name(name: object, where: str, seen: Mapping[str, str]) -> None:
+    """Refuse a missing, unsafe, reserved or repeated stream name."""
+    if name is None or name == "":
+        msg = f"{where}: name is required"
+        raise ConfigError(msg)
+    check_stream_name(name, where)
+    lowered = str(name).lower()
+    if lowered in RESERVED_STREAMS:
+        msg = (
+            f"{where}: stream name {name!r} is reserved for the tap's own stream "
+            f"{lowered!r} ({', '.join(sorted(RESERVED_STREAMS))} are reserved, ignoring case)"
+        )
+        raise ConfigError(msg)
+    if lowered in seen:
+        msg = (
+            f"{where}: stream name {name!r} is used twice (as {seen[lowered]!r}; names are "
+            "compared ignoring case)"
+        )
+        raise ConfigError(msg)
 
 
 def _check_account_filter(ds_accounts: object, where: str) -> None:
@@ -139,15 +168,25 @@ def _check_account_filter(ds_accounts: object, where: str) -> None:
 
 
 def _overrides(entry: dict[str, Any], where: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The query's own settings, its dates checked against the top-level ones."""
+    """The query's own settings, its dates checked, and against the top-level ones."""
     overrides = query_overrides(entry, where)
-    if "start_date" not in overrides and "end_date" not in overrides:
+    problems = Problems()
+    own = {}
+    for name in ("start_date", "end_date"):
+        if name in overrides:
+            with problems.collect():
+                own[name] = parse_day(overrides[name], f"{where}: {name}")
+    problems.raise_if_any()
+    if not own:
         return overrides  # the top-level dates are checked with the other settings
     try:
-        date_range({**config, **overrides}, today_utc())
-    except ConfigError as error:
-        msg = f"{where}: {error}"
-        raise ConfigError(msg) from None
+        top = [parse_date(dict(config), name) for name in ("start_date", "end_date")]
+    except ConfigError:
+        return overrides  # reported with the top-level settings
+    start, end = own.get("start_date", top[0]), own.get("end_date", top[1])
+    if start is not None and end is not None and end < start:
+        msg = f"{where}: end_date {end} is before start_date {start}"
+        raise ConfigError(msg)
     return overrides
 
 
@@ -185,41 +224,46 @@ def _check_primary_keys(primary_keys: object, fields: tuple[str, ...], where: st
 
 
 def _definition(entry: dict[str, Any], where: str, config: Mapping[str, Any]) -> QueryDefinition:
-    if not entry.get("ds_id"):
-        msg = f"{where}: ds_id is required"
-        raise ConfigError(msg)
-    check_ds_id(entry["ds_id"], where)
+    """One entry's definition; every mistake in it is reported, one line each.
+
+    Raises:
+        ConfigMistakesError: the entry's mistakes.
+    """
+    problems = Problems()
+    with problems.collect():
+        if not entry.get("ds_id"):
+            msg = f"{where}: ds_id is required"
+            raise ConfigError(msg)
+        check_ds_id(entry["ds_id"], where)
     fields = tuple(entry.get("fields") or ())
-    if not fields:
-        msg = f"{where}: fields must name at least one field"
-        raise ConfigError(msg)
-    duplicates = sorted({f for f in fields if fields.count(f) > 1})
-    if duplicates:
-        msg = f"{where}: field(s) listed twice: {', '.join(duplicates)}"
-        raise ConfigError(msg)
-    check_column_collisions(fields, where)
-    _check_account_filter(entry.get("ds_accounts"), where)
+    with problems.collect():
+        _check_fields(fields, where)
+    with problems.collect():
+        _check_account_filter(entry.get("ds_accounts"), where)
     date_field = entry.get("date_field")
-    if date_field is not None and date_field not in fields:
-        msg = f"{where}: date_field {date_field!r} is not among the fields"
-        raise ConfigError(msg)
-    if date_field is None and "Date" in fields:
-        date_field = "Date"
-    if date_field is not None and entry.get("date_range_type"):
-        msg = f"{where}: date_range_type only applies to queries without a date field"
-        raise ConfigError(msg)
-    chosen_account_field = account_field(fields, entry.get("account_field"), where)
-    if chosen_account_field is not None and chosen_account_field not in fields:
-        msg = f"{where}: account_field {chosen_account_field!r} is not among the fields"
-        raise ConfigError(msg)
-    if chosen_account_field is None:
-        _check_summed_accounts(entry.get("ds_accounts"), where, Limits.from_config(config))
-    overrides = _overrides(entry, where, config)
+    with problems.collect():
+        date_field = _date_field(entry, fields, where)
+    chosen_account_field = None
+    with problems.collect():
+        chosen_account_field = account_field(fields, entry.get("account_field"), where)
+        if chosen_account_field is not None and chosen_account_field not in fields:
+            msg = f"{where}: account_field {chosen_account_field!r} is not among the fields"
+            raise ConfigError(msg)
+        if chosen_account_field is None:
+            _check_summed_accounts(entry.get("ds_accounts"), where, Limits.from_config(config))
+    overrides: dict[str, Any] = {}
+    with problems.collect():
+        overrides = _overrides(entry, where, config)
     primary_keys = entry.get("primary_keys")
-    _check_primary_keys(primary_keys, fields, where)
+    with problems.collect():
+        _check_primary_keys(primary_keys, fields, where)
+    tiers: tuple[Tier, ...] = ()
+    with problems.collect():
+        tiers = refresh_tiers(overrides, config, where)
+    problems.raise_if_any()
     return QueryDefinition(
-        name=entry["name"],
-        ds_id=entry["ds_id"],
+        name=str(entry["name"]),
+        ds_id=str(entry["ds_id"]),
         fields=fields,
         ds_accounts=entry.get("ds_accounts"),
         date_field=date_field,
@@ -229,10 +273,36 @@ def _definition(entry: dict[str, Any], where: str, config: Mapping[str, Any]) ->
         },
         account_field=chosen_account_field,
         settings=overrides,
-        tiers=refresh_tiers(overrides, config, where),
+        tiers=tiers,
         reconcile=entry["reconcile"] if "reconcile" in entry else config.get("reconcile", False),
         reconcile_explicit="reconcile" in entry,
         reconcile_metrics=tuple(entry["reconcile_metrics"])
         if entry.get("reconcile_metrics") is not None
         else None,
     )
+
+
+def _check_fields(fields: tuple[str, ...], where: str) -> None:
+    """Refuse no fields, a field listed twice, or two fields that share a column."""
+    if not fields:
+        msg = f"{where}: fields must name at least one field"
+        raise ConfigError(msg)
+    duplicates = sorted({f for f in fields if fields.count(f) > 1})
+    if duplicates:
+        msg = f"{where}: field(s) listed twice: {', '.join(duplicates)}"
+        raise ConfigError(msg)
+    check_column_collisions(fields, where)
+
+
+def _date_field(entry: Mapping[str, Any], fields: tuple[str, ...], where: str) -> str | None:
+    """The query's date field (`Date` by default when listed), checked."""
+    date_field = entry.get("date_field")
+    if date_field is not None and date_field not in fields:
+        msg = f"{where}: date_field {date_field!r} is not among the fields"
+        raise ConfigError(msg)
+    if date_field is None and "Date" in fields:
+        date_field = "Date"
+    if date_field is not None and entry.get("date_range_type"):
+        msg = f"{where}: date_range_type only applies to queries without a date field"
+        raise ConfigError(msg)
+    return str(date_field) if date_field is not None else None

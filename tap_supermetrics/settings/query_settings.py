@@ -16,10 +16,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tap_supermetrics.core.errors import ConfigError
+from tap_supermetrics.core.errors import ConfigError, Problems
 from tap_supermetrics.plan.coverage import DaySet
 from tap_supermetrics.plan.planner import Reread
 from tap_supermetrics.plan.refresh import Tier, lookback, parse_tiers
+from tap_supermetrics.settings.dates import parse_day
 
 #: The settings a query entry may set for itself (the top-level values are defaults).
 PER_QUERY_SETTINGS = ("start_date", "end_date", "lookback_days", "window_days", "refresh")
@@ -31,10 +32,11 @@ REREAD_KEYS = frozenset({"stream", "accounts", "start_date", "end_date"})
 def query_overrides(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The settings the query sets for itself, checked."""
     overrides = {name: entry[name] for name in PER_QUERY_SETTINGS if entry.get(name) is not None}
+    problems = Problems()
     for name, minimum in (("window_days", 1), ("lookback_days", 0)):
         if name in overrides and overrides[name] < minimum:
-            msg = f"{where}: {name} must be at least {minimum}, got {overrides[name]}"
-            raise ConfigError(msg)
+            problems.add(f"{where}: {name} must be at least {minimum}, got {overrides[name]}")
+    problems.raise_if_any()
     return overrides
 
 
@@ -51,8 +53,10 @@ def refresh_tiers(
             )
             raise ConfigError(msg)
     for settings, here in levels:
-        if settings.get("refresh") is not None:
-            return parse_tiers(settings["refresh"], f"{here}: refresh")
+        if settings.get("refresh") is not None:  # the top level's as query_definitions says it
+            return parse_tiers(
+                settings["refresh"], "refresh" if here == "config" else f"{here}: refresh"
+            )
         if settings.get("lookback_days") is not None:
             return lookback(int(settings["lookback_days"]))
     return lookback(DEFAULT_LOOKBACK_DAYS)
@@ -91,7 +95,7 @@ def _reread(
     if stream not in ranges:
         msg = f"{where}: no query is named {stream!r} (streams: {', '.join(sorted(ranges))})"
         raise ConfigError(msg)
-    first, last = (_day(entry[name], f"{where}.{name}") for name in ("start_date", "end_date"))
+    first, last = (parse_day(entry[name], f"{where}.{name}") for name in ("start_date", "end_date"))
     start, end = ranges[stream]
     if first > last or first < start or last > end:
         msg = f"{where}: {first}..{last} is not within stream {stream!r}'s days {start}..{end}"
@@ -108,11 +112,3 @@ def _reread(
 
 def _tuple(accounts: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if accounts is None else tuple(accounts)
-
-
-def _day(value: object, where: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        msg = f"{where} {value!r} is not a date; use YYYY-MM-DD"
-        raise ConfigError(msg) from None

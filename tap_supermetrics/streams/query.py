@@ -19,7 +19,7 @@ from tap_supermetrics.api.account_lists import ACCOUNTS_PATH
 from tap_supermetrics.api.lifecycle import PollTiming
 from tap_supermetrics.check.reconcile import WindowSums, reconcile_spec
 from tap_supermetrics.check.reconciler import StreamReconciler
-from tap_supermetrics.core.accounts import ACCOUNT_NAME_FIELDS
+from tap_supermetrics.core.accounts import ACCOUNT_NAME_FIELDS, TEAM_LIST_PREFIX
 from tap_supermetrics.core.clock import today_utc
 from tap_supermetrics.core.errors import ConfigError
 from tap_supermetrics.core.limits import Limits
@@ -71,22 +71,31 @@ class QueryStream(HookedStream):
     is_sorted = False
     check_sorted = False
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - what discovery knows of the stream
         self,
         tap: Tap,
         definition: QueryDefinition,
         fields: list[FieldSpec],
         run: SyncRun,
         reconcile_fields: list[FieldSpec] | None = None,
+        *,
+        catalog_fields: frozenset[str] | None = None,
+        account_id_fields: Sequence[str] = (),
     ) -> None:
         """Build the stream from its query definition and the fields' API metadata.
 
         `reconcile_fields`: the fields as the API types them, when the stream reconciles
         (an input catalog loses the data types that say what can be summed).
+        `catalog_fields`: the properties the input catalog declares for the stream
+        (None without one): only configured fields among them are read.
+        `account_id_fields`: the data source's fields that carry an account's id, named
+        when rows are sums over several accounts.
         """
         schema = with_lineage(record_schema(fields))
         super().__init__(tap=tap, name=definition.name, schema=schema)
         self.definition = definition
+        self.catalog_fields = catalog_fields
+        self.account_id_fields = tuple(account_id_fields)
         self.fields = reconcile_fields or fields
         self.metric_ids = frozenset(spec.field_id for spec in fields if spec.field_type != "dim")
         self.replication_key = definition.date_field
@@ -128,7 +137,7 @@ class QueryStream(HookedStream):
         """This run's plan and coverage, read from the stream's bookmark."""
         describe = f"stream {self.name!r}, data source {self.definition.ds_id!r}, account list"
         today = today_utc()
-        return StreamReads(
+        reads = StreamReads(
             definition=self.definition,
             configured=date_range(self.definition.effective(self.config), today),
             settings=dict(self.config),
@@ -143,6 +152,30 @@ class QueryStream(HookedStream):
             today=today,
             requested_fields=self.requested_fields,
             metrics=self.metric_ids,
+        )
+        self._warn_if_summed(reads)
+        return reads
+
+    def _warn_if_summed(self, reads: StreamReads) -> None:
+        """One WARNING when rows are sums over several accounts (no account field).
+
+        Supermetrics then answers one row per day and dimensions for all the accounts
+        together, and coverage keeps them as one (account `*`): what was meant is usually
+        each account's own rows, which an account id field among `fields` gives.
+        """
+        if not reads.summed or not self.definition.ds_accounts:
+            return
+        accounts = reads.resolved
+        if len(accounts) < 2 and not any(key.startswith(TEAM_LIST_PREFIX) for key in accounts):  # noqa: PLR2004
+            return
+        named = " or ".join(repr(name) for name in self.account_id_fields) or "an account id field"
+        self.logger.warning(
+            "Stream %r reads %s with no account field among its fields, so each row is a sum "
+            "over them and coverage keeps them as one (account '*'): add %s to fields to "
+            "read each account's own rows (docs/queries.md#the-account-field)",
+            self.name,
+            f"{len(accounts)} accounts" if len(accounts) > 1 else f"team list {accounts[0]!r}",
+            named,
         )
 
     @cached_property
@@ -192,12 +225,17 @@ class QueryStream(HookedStream):
         """The configured fields the catalog selects: only these are asked of Supermetrics.
 
         A property deselected in the catalog (`meltano select`, `selected: false`) costs
-        nothing upstream and is absent from the records. The date field, the key, the
-        account field and the lineage column are `inclusion: automatic` (`metadata`).
+        nothing upstream and is absent from the records; so is a configured field that an
+        input catalog does not declare (discovered before it was added): its SCHEMA
+        lacks it (`catalog_drift.py`). The date field, the key, the account field and
+        the lineage column are `inclusion: automatic` (`metadata`).
         """
         mask = self.mask
+        declared = self.catalog_fields
         return tuple(
-            name for name in self.definition.fields if mask.get(("properties", name), True)
+            name
+            for name in self.definition.fields
+            if (declared is None or name in declared) and mask.get(("properties", name), True)
         )
 
     @property

@@ -6,7 +6,7 @@ import atexit
 import sys
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib import RecordMessage, StateMessage
 from singer_sdk.singerlib.encoding.simple import Message
 from typing_extensions import override
 
@@ -28,10 +28,16 @@ class StateFlushingWriter(MsgSpecWriter):
         """Start with an empty block, written out at exit at the latest."""
         super().__init__()
         self._block = bytearray()
+        #: Set for a dry run: it reads nothing, so no stream (the fixed ones included)
+        #: emits SCHEMA or RECORD, and a loader creates no schema or table for a run that
+        #: was only to be planned. STATE (unchanged) still goes out.
+        self.only_state = False
         atexit.register(self.flush)
 
     @override
     def write_message(self, message: Message) -> None:
+        if self.only_state and not isinstance(message, StateMessage):
+            return
         self._block += self.format_message(message)
         if len(self._block) >= _BLOCK or not isinstance(message, RecordMessage):
             self.flush()

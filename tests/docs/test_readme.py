@@ -44,6 +44,11 @@ and substitutions:
   ``meltano run`` installs missing plugins itself. ``TMPDIR`` is the test's temp
   directory. Inherited ``MELTANO_*``, ``TAP_SUPERMETRICS_*``, ``TARGET_*`` and ``PG*``
   variables are dropped.
+* Meltano runs in meltano.yml's ``demo`` environment (``MELTANO_ENVIRONMENT``,
+  READER_ENVIRONMENT): the pages are written for the reader's own estate in the default
+  environment, ``dev``, which pins no dates and holds an example query, while ``demo``
+  holds the emulator's accounts and fixed dates. So a state id written for the default
+  environment (``dev:<tap>-to-<target>``) runs as ``demo:<tap>-to-<target>``.
 * A server command (SERVERS) runs in the background until its block ends. Its ``--port N``
   becomes a free port, in its own line and as ``:N`` in the block's later lines and notes
   (blocks are told apart per page).
@@ -77,6 +82,9 @@ import yaml
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"
+#: The Meltano environment the pages' commands run in, and the default one they are written for.
+READER_ENVIRONMENT = "demo"
+WRITTEN_ENVIRONMENT = "dev"
 DOCS = ROOT / "docs"
 #: Docs pages run after all others, in this order: their commands rename or drop a table
 #: and clear the saved state, which the other pages' commands rely on.
@@ -298,6 +306,17 @@ def _about_problem(out: str, err: str) -> str | None:
     return None if "tap-supermetrics" in out else f"no tap name in {out[:300]!r}"
 
 
+def _demo_problem(out: str, err: str) -> str | None:
+    """The demo ran in meltano.yml's demo environment: its fixed days, its example queries.
+
+    The default environment pins no end_date and holds an example query of accounts the
+    emulator does not know, so only the demo environment ends both streams on 2024-04-01.
+    """
+    wanted = ("google_ads_daily: Date = 2024-04-01", "ga4_daily: Date = 2024-04-01")
+    missing = [line for line in wanted if line not in out]
+    return f"the demo's state lacks {missing}: {out[-500:]!r}" if missing else None
+
+
 # (pattern on the command as written, what its output must show)
 CHECKS: tuple[tuple[str, Callable[[str, str], str | None]], ...] = (
     (r"^(\S*/)?meltano\b", _unknown_setting),
@@ -305,6 +324,7 @@ CHECKS: tuple[tuple[str, Callable[[str, str], str | None]], ...] = (
     (r"^(\S*/)?meltano state get\b", _state_problem),
     (r"^curl\b", _json_problem),
     (r"^(\S*/)?tap-supermetrics --about\b", _about_problem),
+    (r"^scripts/demo$", _demo_problem),
 )
 
 
@@ -817,6 +837,9 @@ class Session:
         if block_of(command) in self.ports:
             written, used = self.ports[block_of(command)]
             text = re.sub(rf"(?<=:){written}\b", used, text)
+        environment = self.env.get("MELTANO_ENVIRONMENT")
+        if environment and command.program == "meltano":  # a state id <environment>:<tap>-to-…
+            text = re.sub(rf"\b{WRITTEN_ENVIRONMENT}:(?=[\w-]+-to-)", f"{environment}:", text)
         return text
 
     def run(self, command: Command) -> str | None:
@@ -921,3 +944,17 @@ def test_a_once_command_is_not_run_again_where_it_appears_again(
 
     assert skipped == [None, None, "it repeats", None]
     assert (tmp_path / "log").read_text().split() == ["once", "again", "again"]
+
+
+def test_state_ids_written_for_the_default_environment_run_in_the_readers(
+    tmp_path: Path,
+) -> None:
+    session = Session(tmp_path, {"MELTANO_ENVIRONMENT": READER_ENVIRONMENT})
+    state_id = "dev:tap-supermetrics-to-target-postgres"
+    get = Command(f"meltano state get {state_id}", 1, "", 0, example=False)
+    note = Command("echo dev:tap-supermetrics-to-target-postgres", 2, "", 0, example=False)
+
+    assert session.substitute(get, get.text) == (
+        "meltano state get demo:tap-supermetrics-to-target-postgres"
+    )
+    assert session.substitute(note, note.text) == note.text  # only Meltano's commands

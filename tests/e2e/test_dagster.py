@@ -36,7 +36,7 @@ from tests.dagster_project import (
     query_times,
 )
 from tests.estate import install_dbt
-from tests.meltano_project import MELTANO, comparable, run_env
+from tests.meltano_project import MELTANO, comparable, demo_parts, demo_queries, run_env
 from tests.postgres import TemporaryPostgres
 
 pytestmark = pytest.mark.e2e
@@ -53,10 +53,7 @@ STATE_A = "dev:tap-supermetrics--agency-a-to-target-postgres"
 
 
 def part_queries(plugin: str) -> list[dict[str, Any]]:
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
-    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == plugin)
-    queries: list[dict[str, Any]] = extractor["config"]["queries"]
-    return queries
+    return demo_queries(plugin)  # meltano.yml's examples, given to the parts in run_environment
 
 
 def part_accounts(plugin: str) -> set[str]:
@@ -85,7 +82,7 @@ def run_environment(
         "max_poll_interval": 0.2,
         "schema_cache_dir": str(workdir / "schema-cache"),
     }
-    env = run_env(postgres, workdir / "meltano.db", SCHEMA, tap)
+    env = {**run_env(postgres, workdir / "meltano.db", SCHEMA, tap), **demo_parts(PARTS.values())}
     if system_db is not None:
         env["MELTANO_DATABASE_URI"] = system_db
     return env

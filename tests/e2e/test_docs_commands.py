@@ -15,6 +15,7 @@ from supermetrics_emulator import EmulatorServer
 from tests.constants import API_KEY
 from tests.docs.test_readme import (
     DROPPED_ENV,
+    READER_ENVIRONMENT,
     Command,
     Session,
     copy_project,
@@ -41,6 +42,10 @@ def reader_env(
     tmp = reader_venv.parent / "tmp"
     tmp.mkdir()
     env.update(
+        # The pages are written for the reader's own estate, in meltano.yml's default
+        # environment; here they run on the demo's values (Session runs `dev:` state ids
+        # as `demo:` ones).
+        MELTANO_ENVIRONMENT=READER_ENVIRONMENT,
         PATH=os.pathsep.join([*map(str, paths), os.environ.get("PATH", "")]),
         TMPDIR=str(tmp),
         SUPERMETRICS_API_KEY=API_KEY,

@@ -1,8 +1,10 @@
 """One estate split across Meltano jobs that run side by side (docs/running-at-scale.md).
 
 meltano.yml declares `tap-supermetrics--agency-a` and `tap-supermetrics--agency-b`: they
-inherit every setting of tap-supermetrics and bring their own queries, and the jobs
-`agency-a-to-postgres` and `agency-b-to-postgres` load them with target-postgres. Here
+inherit every setting of tap-supermetrics and bring their own queries (here the examples
+of meltano.yml's demo environment, each through the part's own TAP_SUPERMETRICS__AGENCY_*
+variable), and the jobs `agency-a-to-postgres` and `agency-b-to-postgres` load them with
+target-postgres. Here
 both jobs run at the same time (two `meltano run` processes started together) against
 the emulator into one PostgreSQL schema, each with its own Meltano state: a new warehouse
 (each job's first step makes the tables both parts share, so neither has to run alone

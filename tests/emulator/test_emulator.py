@@ -92,7 +92,7 @@ def test_async_answers_can_use_http_202(emulator: EmulatorServer) -> None:
     assert call(emulator, "data/json", QUERY).status_code == 202
 
 
-def test_license_queue_runs_at_most_max_running_queries(emulator: EmulatorServer) -> None:
+def test_licence_queue_runs_at_most_max_running_queries(emulator: EmulatorServer) -> None:
     emulator.configure(max_running=2, run_seconds=0.4)
     ids = [submit(emulator, start_date=f"2024-03-0{n}") for n in range(1, 5)]
 

@@ -140,8 +140,59 @@ def test_the_discovered_catalog_drives_an_exact_sync(
     )
     for entry in catalog["streams"]:
         assert run.schemas()[entry["tap_stream_id"]]["schema"] == entry["schema"]
-    assert len(requests_to(emulator, "fields")) == before  # the catalog typed the streams
+    # The catalog typed the streams; the field list (empty cache: one request per data
+    # source) told dimensions from metrics.
+    assert [e["params"]["ds_id"] for e in requests_to(emulator, "fields")[before:]] == [
+        "AW",
+        "GAWA",
+    ]
     assert submissions(emulator) == 3  # one window per stream, no probe
+
+
+#: A dimension outside the key: `primary_keys` leaves CampaignIsActive out of it.
+KEYED_FIELDS = ["Date", "profileID", "CampaignName", "CampaignIsActive", "Device", "Clicks"]
+KEY = ["Date", "profileID", "CampaignName", "Device"]
+
+
+def plan_lines(run: TapRun) -> list[str]:
+    """The stream's plan as the log tells it, without the lines' time stamps."""
+    return [
+        line.split("| ")[-1] for line in run.stderr.splitlines() if "stream 'ads' plans" in line
+    ] + [line.split("| ")[-1] for line in run.stderr.splitlines() if "stream 'ads': 20" in line]
+
+
+def fingerprint(run: TapRun) -> dict[str, str]:
+    return dict(run.states()[-1]["bookmarks"]["ads"]["coverage"]["fingerprint"])
+
+
+def test_the_discovered_catalog_plans_and_fingerprints_as_running_without_it(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    config = base_config(emulator, tmp_path)
+    config["queries"][0].update(fields=KEYED_FIELDS, primary_keys=KEY)
+    first = run_tap(tmp_path, config)
+    catalog = json.loads(run_tap(tmp_path, config, "--discover").stdout)
+    assert first.returncode == 0, first.stderr
+    config.update(end_date="2024-01-12", schema_cache_dir=str(tmp_path / "empty-cache"))
+    state = first.states()[-1]
+    fields_asked = len(requests_to(emulator, "fields"))
+
+    without = run_tap(tmp_path, config, state=state)
+    config["schema_cache_dir"] = str(tmp_path / "another-empty-cache")
+    with_catalog = run_tap(tmp_path, config, state=state, catalog=catalog)
+
+    assert without.returncode == with_catalog.returncode == 0, with_catalog.stderr
+    assert fingerprint(with_catalog) == fingerprint(without) == fingerprint(first)
+    assert plan_lines(with_catalog) == plan_lines(without)
+    assert plan_lines(with_catalog)[1:] == [
+        "stream 'ads': 2024-01-07..2024-01-12 for 111-111-1111 (lookback, new days), "
+        + plan_lines(with_catalog)[1].rsplit(", ", 1)[1]
+    ]
+    assert "reading every account again" not in with_catalog.stderr
+    assert with_catalog.records("ads") == without.records("ads")
+    # Dimensions and metrics come from the field list: one request for the data source
+    # in each run (each with an empty cache), whether the catalog typed the stream or not.
+    assert len(requests_to(emulator, "fields")) == fields_asked + 2
 
 
 def test_a_catalog_without_titles_and_descriptions_still_drives_a_sync(
@@ -163,7 +214,7 @@ def test_a_catalog_without_titles_and_descriptions_still_drives_a_sync(
         emulator, "AW", ADS_FIELDS, "2024-01-01", "2024-01-10", ["111-111-1111"]
     )
     new = emulator.stats()["request_log"][before:]
-    assert not any(e["endpoint"] == "fields" for e in new)
+    assert len([e for e in new if e["endpoint"] == "fields"]) == 1  # dimensions and metrics
     assert submissions(emulator) == 1
 
 

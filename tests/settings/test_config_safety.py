@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from supermetrics_emulator import EmulatorServer
+from tap_supermetrics.core.errors import problem_lines
 from tap_supermetrics.settings.identifiers import sql_column_name
 from tap_supermetrics.settings.queries import ConfigError, query_definitions
 from tests.conftest import API_KEY, base_config, run_tap
@@ -127,9 +128,12 @@ def test_random_names_are_either_safe_or_refused_in_one_line(tmp_path: Path) -> 
             definition = query_definitions({"queries": [_query(name=name, ds_id=ds_id)]})[0]
         except ConfigError as error:
             refused += 1
-            text = str(error)
-            assert "\n" not in text
-            assert STREAM_RULE in text or DS_ID_RULE in text or text.endswith("is required")
+            lines = problem_lines(error)  # one per refused value, each a line of its own
+            assert all("\n" not in line for line in lines)
+            assert all(
+                STREAM_RULE in line or DS_ID_RULE in line or line.endswith("is required")
+                for line in lines
+            )
             continue
         accepted += 1
         target_file = (destination / f"{definition.name}.jsonl").resolve()

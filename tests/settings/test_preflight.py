@@ -198,7 +198,7 @@ def test_a_datetime_date_field_is_refused(emulator: EmulatorServer, tmp_path: Pa
     assert submissions(emulator) == 0
 
 
-def test_unknown_fields_and_a_month_date_field_are_refused_in_one_line(
+def test_unknown_fields_and_a_month_date_field_are_refused_together_one_line_each(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     config = month_config(emulator, tmp_path, name="months", date_field="YearMonth")
@@ -208,9 +208,10 @@ def test_unknown_fields_and_a_month_date_field_are_refused_in_one_line(
 
     run = run_tap(tmp_path, config)
 
-    line = assert_refused_in_one_line(run, "date_field")
-    assert "stream 'typo': unknown field id(s) for data source 'AW': 'Clickz'" in line
-    assert "stream 'months': date_field 'YearMonth' has data_type 'string.time.month'" in line
+    unknown = assert_refused_in_one_line(run, "unknown field id")
+    month = assert_refused_in_one_line(run, "date_field")
+    assert "stream 'typo': unknown field id(s) for data source 'AW': 'Clickz'" in unknown
+    assert "stream 'months': date_field 'YearMonth' has data_type 'string.time.month'" in month
     assert submissions(emulator) == 0
 
 
