@@ -31,7 +31,7 @@ def own_lines(run: TapRun) -> list[str]:
     return [
         line.split("| ")[-1].split(" (")[0]
         for line in run.stderr.splitlines()
-        if MARK not in line and "| INFO" in line
+        if MARK not in line and "| INFO" in line and "sub-queries ready" not in line
     ]
 
 
