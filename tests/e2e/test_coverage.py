@@ -113,7 +113,7 @@ def test_config_edits_leave_no_gap_and_cost_only_the_queries_they_need(
     counts.append(submissions(emulator))
 
     # 3 windows; B's 4 + A's lookback; 1 for both; 4 again (fields); the early days only (the
-    # same as-of day, and 01-23 was final when loaded); A+B, then [A] and [B]; B's resume
-    # only (A's days were final when loaded, the as-of day is the same); C's 5 + A+B's
-    # lookback; D's 5 + 1.
-    assert counts == [3, 5, 1, 4, 1, 3, 1, 6, 6]
+    # same as-of day, and 01-23 was final when loaded); A+B, then [A] and [B]; then, as of
+    # the same day 01-25 with every loaded day final when loaded, only what is missing: B's
+    # resume, C's 5 windows, D's 5.
+    assert counts == [3, 5, 1, 4, 1, 3, 1, 5, 5]
