@@ -63,7 +63,7 @@ from singer_sdk.contrib.msgspec import encoder
 from bench.common import stream_reads
 from supermetrics_emulator import EmulatorServer
 from tap_supermetrics.core.limits import Limits
-from tap_supermetrics.plan.budget import RowBudget
+from tap_supermetrics.plan.budget import Candidate, RowBudget
 from tap_supermetrics.plan.coverage import Coverage, DayRange, DaySet, bookmark_day
 from tap_supermetrics.plan.planner import PlannedQuery
 from tap_supermetrics.plan.sizing import RowRates
@@ -263,14 +263,15 @@ def measure_plan(
         reads = stream_reads(config, copies.pop(), today, METRICS)
         queries = reads.plan.queries
         budget = RowBudget(reads.limits.max_rows_per_run)
-        budget.allocate([(STREAM, planned) for planned in queries])  # nothing without a limit
+        rates = reads.rates
+        budget.allocate([Candidate(STREAM, planned, rates) for planned in queries])
         return reads, budget
 
     seconds, (reads, budget) = best_time(plan)
     queries = reads.plan.queries
     rates = RowRates(dict(reads.plan.coverage.rows_per_day))
     estimates = [planned.estimate for planned in queries if planned.estimate is not None]
-    sent = [planned for planned in queries if not budget.is_deferred(STREAM, planned)]
+    sent = budget.planned_for(STREAM, queries)  # as the budget cut them, deferred ones out
     figures = PlanFigures(
         run=run,
         best_ms=seconds * 1000,

@@ -21,8 +21,8 @@ from tap_supermetrics.core.errors import (
     problem_lines,
 )
 from tap_supermetrics.core.limits import Limits
-from tap_supermetrics.read.scheduler import DEFAULT_SLOTS
-from tap_supermetrics.read.sync_run import SyncRun
+from tap_supermetrics.run.scheduler import DEFAULT_SLOTS
+from tap_supermetrics.run.sync_run import SyncRun
 from tap_supermetrics.schema.catalog_drift import catalog_fields
 from tap_supermetrics.schema.discovery import FieldDiscovery
 from tap_supermetrics.schema.types import FieldSpec

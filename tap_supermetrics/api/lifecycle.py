@@ -39,7 +39,7 @@ CallApi = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 class Gate(Protocol):
-    """What keeps the licence's queue (`read/licence_queue.py`): a slot per query at once."""
+    """What keeps the licence's queue (`run/licence_queue.py`): a slot per query at once."""
 
     def enter(self, execution: QueryExecution) -> None:
         """Return when `execution` may be submitted (a slot is free, or already its own)."""

@@ -38,7 +38,7 @@ from tap_supermetrics.check.reconcile import (
 from tap_supermetrics.check.totals import TotalsReader, trouble
 from tap_supermetrics.core.errors import RunWideError, SupermetricsError
 from tap_supermetrics.plan.planner import RECONCILIATION, PlannedQuery
-from tap_supermetrics.read.failures import ReconciliationFailure
+from tap_supermetrics.run.failures import ReconciliationFailure
 
 if TYPE_CHECKING:
     import logging
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from tap_supermetrics.plan.budget import StreamUsage
     from tap_supermetrics.read.executions import ExecutionFactory
     from tap_supermetrics.read.reads import StreamReads
-    from tap_supermetrics.read.sync_run import SyncRun
+    from tap_supermetrics.run.sync_run import SyncRun
 
 
 @dataclass

@@ -10,16 +10,17 @@ plain JSON (readable with `meltano state get`):
 
 Ranges, not days, keep it small. `fingerprint` holds a short digest of every query
 parameter that shapes the rows, so a changed query is noticed and read again.
-`refreshed` says, per account, the as-of day each refresh tier last ran
-(`{"111-111-1111": {"30/7": "2024-01-28"}}`), and `rereads` the requested re-reads
-already done (short digests); `rows_read` the rows and days of each account's last
-complete read (`{"111-111-1111": [37500, 30]}`: 1,250 rows a day), which size its next
-windows and estimate their cost (`sizing.py`); whole numbers, because a Singer target
-reads state numbers as Decimal and cannot write a fraction back. All three are keys
-next to the others, which earlier releases ignore.
-`unsettled` holds, per account, the last day loaded while it was yesterday (UTC) or
-later, read again once when it is final; `refreshing`, per account and tier, the days a
-row budget let a due tier read so far. Both are new keys earlier releases ignore.
+`refreshed_by` says, per account, the as-of day each refresh tier last ran, in the shared
+form of `shared_values.py` (`{"all": {"30/7": "2024-01-28"}, "except": {}}`; `refreshed`,
+the map per account that releases before it wrote, is still read); `rereads` the
+requested re-reads already done (short digests); `rows_read` the rows and days of each
+account's last complete read (`{"111-111-1111": [37500, 30]}`: 1,250 rows a day), which
+size its next windows and estimate their cost (`sizing.py`); whole numbers, because a
+Singer target reads state numbers as Decimal and cannot write a fraction back.
+`unsettled` (shared form too) holds, per account, the last day loaded while it was
+yesterday (UTC) or later, read again once when it is final; `refreshing`, per account and
+tier, the days a row budget let a due tier read so far. All of these are keys next to
+the others, which earlier releases ignore.
 `replication_key_value` is kept for people and older releases: the last day up to
 which every configured account is loaded without a gap from `start_date`.
 """
@@ -31,6 +32,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from tap_supermetrics.plan.shared_values import shared, unshared
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -212,11 +215,11 @@ class Coverage:
                 account: days.to_json() for account, days in sorted(self.accounts.items())
             },
             "failed": dict(sorted(self.failed.items())),
-            "refreshed": {
-                account: dict(sorted(tiers.items()))
-                for account, tiers in sorted(self.refreshed.items())
-                if tiers
-            },
+            "refreshed_by": shared(
+                {account: tiers for account, tiers in self.refreshed.items() if tiers},
+                self.accounts,
+                lambda tiers: dict(sorted(tiers.items())),
+            ),
             "rereads": sorted(self.rereads),
             "rows_read": {
                 account: [rows, days] for account, (rows, days) in sorted(self.rows_read.items())
@@ -224,9 +227,7 @@ class Coverage:
             "mismatched": {
                 account: days.to_json() for account, days in sorted(self.mismatched.items()) if days
             },
-            "unsettled": {
-                account: day.isoformat() for account, day in sorted(self.unsettled.items())
-            },
+            "unsettled": shared(self.unsettled, self.accounts, dt.date.isoformat),
             "refreshing": {
                 account: {tier: days.to_json() for tier, days in sorted(tiers.items()) if days}
                 for account, tiers in sorted(self.refreshing.items())
@@ -251,26 +252,23 @@ def read_coverage(
     """
     stored = bookmark.get("coverage")
     if isinstance(stored, dict):
+        loaded = {
+            str(account): DaySet.from_json(days)
+            for account, days in (stored.get("accounts") or {}).items()
+        }
         return Coverage(
             fingerprint={str(k): str(v) for k, v in (stored.get("fingerprint") or {}).items()},
-            accounts={
-                str(account): DaySet.from_json(days)
-                for account, days in (stored.get("accounts") or {}).items()
-            },
+            accounts=loaded,
             failed={str(k): str(v) for k, v in (stored.get("failed") or {}).items()},
             known=True,
-            refreshed={
-                str(account): {str(k): str(v) for k, v in tiers.items()}
-                for account, tiers in (stored.get("refreshed") or {}).items()
-                if isinstance(tiers, dict)
-            },
+            refreshed=_refreshed(stored, loaded),
             rereads=[str(item) for item in stored.get("rereads") or []],
             rows_read=_rows_read(stored.get("rows_read")),
             mismatched={
                 str(account): DaySet.from_json(days)
                 for account, days in (stored.get("mismatched") or {}).items()
             },
-            unsettled=_unsettled(stored),
+            unsettled=_unsettled(stored, loaded),
             refreshing={
                 str(account): {str(tier): DaySet.from_json(days) for tier, days in tiers.items()}
                 for account, tiers in (stored.get("refreshing") or {}).items()
@@ -290,21 +288,37 @@ def read_coverage(
     )
 
 
-def _unsettled(stored: Mapping[str, Any]) -> dict[str, dt.date]:
-    """`unsettled` as stored.
+def _refreshed(
+    stored: Mapping[str, Any], loaded: Mapping[str, DaySet]
+) -> dict[str, dict[str, str]]:
+    """`refreshed_by` (the shared form), or `refreshed` as releases before it wrote it."""
+    if "refreshed_by" in stored:
+        return unshared(
+            stored["refreshed_by"],
+            loaded,
+            lambda tiers: {str(k): str(v) for k, v in dict(tiers).items()},
+        )
+    return {
+        str(account): {str(k): str(v) for k, v in tiers.items()}
+        for account, tiers in (stored.get("refreshed") or {}).items()
+        if isinstance(tiers, dict)
+    }
+
+
+def _unsettled(stored: Mapping[str, Any], loaded: Mapping[str, DaySet]) -> dict[str, dt.date]:
+    """`unsettled` as stored (the shared form, or a plain map per account).
 
     A state written before the key existed reads each account's last loaded day as
     unsettled: it is read again once, as that release did on every run.
     """
     value = stored.get("unsettled")
+    if isinstance(value, dict) and "except" in value:
+        return unshared(value, loaded, lambda day: dt.date.fromisoformat(str(day)[:10]))
     if isinstance(value, dict):
         return {
             str(account): dt.date.fromisoformat(str(day)[:10]) for account, day in value.items()
         }
-    last_days = {
-        str(account): DaySet.from_json(days).last
-        for account, days in (stored.get("accounts") or {}).items()
-    }
+    last_days = {account: days.last for account, days in loaded.items()}
     return {account: day for account, day in last_days.items() if day is not None}
 
 

@@ -32,11 +32,12 @@ from tap_supermetrics.read.confirmations import (
     EmptyAccounts,
     excludes_invalid,
 )
-from tap_supermetrics.read.failures import AccountFailure, StreamFailure, WindowFailure
 from tap_supermetrics.read.plan_log import log_plan
 from tap_supermetrics.read.splitting import read_isolating_failures
-from tap_supermetrics.read.usage import log_deferred
 from tap_supermetrics.read.window_rows import WindowRows
+from tap_supermetrics.run.failures import AccountFailure, StreamFailure, WindowFailure
+from tap_supermetrics.run.progress import StreamProgress
+from tap_supermetrics.run.usage import log_deferred
 
 if TYPE_CHECKING:
     import logging
@@ -46,9 +47,9 @@ if TYPE_CHECKING:
     from tap_supermetrics.plan.sizing import RowRates
     from tap_supermetrics.read.executions import ExecutionFactory
     from tap_supermetrics.read.reads import StreamReads
-    from tap_supermetrics.read.scheduler import WindowedQueryStream
-    from tap_supermetrics.read.sync_run import SyncRun
     from tap_supermetrics.read.window_reader import WindowReader
+    from tap_supermetrics.run.scheduler import WindowedQueryStream
+    from tap_supermetrics.run.sync_run import SyncRun
 
 
 CheckT = TypeVar("CheckT")
@@ -250,8 +251,9 @@ class StreamWindows:
             reconciler.summary()
 
     def _read_queries(self, queries: Sequence[PlannedQuery]) -> Iterator[dict[str, Any]]:
-        """Read `queries` in order, the next one submitted ahead while one is read."""
+        """Read `queries` in order, the next ones queued ahead while one is read."""
         pool = self.run.pool
+        progress = StreamProgress(self.stream.name, len(queries), self.logger)
         for planned in queries:
             taken = pool.take(self.stream, planned)
             if self._run_stops():
@@ -265,6 +267,8 @@ class StreamWindows:
                 pool.budget.release(self.stream.name, part)
             if self._run_stops():
                 return
+            rows = pool.budget.of(self.stream.name).rows_received
+            progress.window_done(str(part.window or "as configured"), rows, pool.queue.counts())
 
     def _run_stops(self) -> bool:
         """Whether an answer about the key or the licence stops the run.

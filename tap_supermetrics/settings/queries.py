@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tap_supermetrics.core.accounts import account_field
+from tap_supermetrics.core.accounts import ALL_ACCOUNTS_LIST, TEAM_LIST_PREFIX, account_field
 from tap_supermetrics.core.clock import today_utc
 from tap_supermetrics.core.errors import ConfigError, Problems
 from tap_supermetrics.core.limits import Limits
@@ -106,13 +106,77 @@ def query_definitions(config: dict[str, Any], skip: Collection[int] = ()) -> lis
     problems.raise_if_any()
     if config.get("reread") is None:
         return definitions
+    return _with_rereads(config, definitions)
+
+
+def _with_rereads(
+    config: Mapping[str, Any], definitions: list[QueryDefinition]
+) -> list[QueryDefinition]:
+    """The definitions with the `reread` entries of each stream, checked."""
     today = today_utc()
     ranges = {}
     for definition in definitions:
         days = date_range(definition.effective(config), today)
         ranges[definition.name] = (days.start, days.end)
     rereads = parse_rereads(config.get("reread"), ranges)
+    named = {definition.name: definition for definition in definitions}
+    problems = Problems()
+    for number, entry in enumerate(config["reread"]):
+        with problems.collect():
+            _check_reread_accounts(entry, f"reread[{number}]", named)
+    problems.raise_if_any()
     return [replace(d, rereads=rereads.get(d.name, ())) for d in definitions]
+
+
+def _check_reread_accounts(
+    entry: Mapping[str, Any], where: str, named: Mapping[str, QueryDefinition]
+) -> None:
+    """A re-read names only accounts its stream holds, and none of a summed stream's.
+
+    Accounts that the API resolves (`list.all_accounts`, filters) are checked once listed,
+    before any data query (`read/reads.py`).
+    """
+    accounts = entry.get("accounts")
+    definition = named.get(str(entry.get("stream")))
+    if not accounts or definition is None:
+        return
+    stream = definition.name
+    if definition.account_field is None:
+        msg = (
+            f"{where}: stream {stream!r} has no account field, so its rows are sums over its "
+            "accounts: a re-read of it cannot name accounts; leave accounts out"
+        )
+        raise ConfigError(msg)
+    listed = _listed_accounts(definition.ds_accounts)
+    if listed is None:
+        return
+    if any(item.startswith(TEAM_LIST_PREFIX) for item in listed):
+        if all(item.startswith(TEAM_LIST_PREFIX) for item in listed):
+            msg = (
+                f"{where}: stream {stream!r} reads the team list "
+                f"{', '.join(listed)}, whose accounts only Supermetrics knows, as one unit: "
+                "a re-read of it cannot name accounts; leave accounts out"
+            )
+            raise ConfigError(msg)
+        return  # some accounts may be the list's: only Supermetrics can tell
+    unknown = [account for account in accounts if account not in listed]
+    if unknown:
+        msg = (
+            f"{where}: account(s) {', '.join(map(str, unknown))} are not among stream "
+            f"{stream!r}'s ds_accounts"
+        )
+        raise ConfigError(msg)
+
+
+def _listed_accounts(ds_accounts: object) -> list[str] | None:
+    """The accounts a `ds_accounts` value names (None: the API resolves them)."""
+    if isinstance(ds_accounts, str) and ds_accounts != ALL_ACCOUNTS_LIST:
+        if ds_accounts.startswith(TEAM_LIST_PREFIX):
+            return [ds_accounts]
+        return [part.strip() for part in ds_accounts.split(",") if part.strip()]
+    if isinstance(ds_accounts, list) and ALL_ACCOUNTS_LIST not in ds_accounts:
+        return [str(item).strip() for item in ds_accounts]
+    return None
 
 
 def _check_name(name: object, where: str, seen: Mapping[str, str]) -> None:

@@ -20,14 +20,14 @@ from typing_extensions import override
 from tap_supermetrics.core.resources import schemas_directory
 from tap_supermetrics.plan.coverage import DayRange, DaySet
 from tap_supermetrics.plan.planner import ALL_ACCOUNTS
-from tap_supermetrics.read.failures import AccountFailure
+from tap_supermetrics.run.failures import AccountFailure
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
     from tap_supermetrics.read.reads import StreamReads
-    from tap_supermetrics.read.sync_run import SyncRun
+    from tap_supermetrics.run.sync_run import SyncRun
 
 
 class CoverageStream(Stream):

@@ -8,6 +8,7 @@ hooks handed to the `WindowReader` (`window_reader.py`) that reads the current w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from tap_supermetrics.api.pagination import ResultPaginator
     from tap_supermetrics.plan.planner import PlannedQuery
     from tap_supermetrics.plan.sizing import RowRates
-    from tap_supermetrics.read.sync_run import SyncRun
+    from tap_supermetrics.run.sync_run import SyncRun
     from tap_supermetrics.settings.queries import QueryDefinition
 
 
@@ -63,6 +64,10 @@ def default_primary_keys(
         and not (account_field and spec.field_id.lower() in ACCOUNT_NAME_FIELDS)
     ]
     return keys
+
+
+#: Least seconds between two STATE messages written after windows (streams' ends always).
+STATE_SECONDS = 5.0
 
 
 class QueryStream(HookedStream):
@@ -217,8 +222,21 @@ class QueryStream(HookedStream):
         )
 
     def _write_state(self) -> None:
-        """Emit the tap's STATE now: coverage moves once per fully emitted window."""
+        """Emit the tap's STATE after a window whose rows are all out, a few seconds apart.
+
+        At agency scale a STATE message is large (every account's coverage) and windows
+        end a second apart: one written less than `STATE_SECONDS` ago is enough, and the
+        state that window moved goes out with the next one, or at the stream's end (the
+        SDK writes a stream's state when it ends, `mark_state_pending`). A run killed in
+        between reads those windows again: rows are upserted by key, none is lost.
+        """
+        now = time.monotonic()
+        last = self._run.state_written
+        if last is not None and now - last < STATE_SECONDS:
+            self.mark_state_pending()
+            return
         self._state_writer.write_state(self.tap_state)
+        self._run.state_written = now
 
     @cached_property
     def requested_fields(self) -> tuple[str, ...]:

@@ -19,13 +19,14 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_supermetrics.core.resources import schemas_directory
-from tap_supermetrics.read.usage import dry_run_total, usage_line
+from tap_supermetrics.run.progress import run_summary
+from tap_supermetrics.run.usage import dry_run_total, usage_line
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_supermetrics.read.sync_run import SyncRun
+    from tap_supermetrics.run.sync_run import SyncRun
 
 
 class QueryRunsStream(Stream):
@@ -58,5 +59,6 @@ class QueryRunsStream(Stream):
         dry_run = bool(self.config.get("dry_run"))
         if dry_run:
             self.logger.info("%s", dry_run_total(self._run))
+        self.logger.info("%s", run_summary(self._run, dry_run=dry_run))
         self.logger.info("%s", usage_line(self._run, dry_run=dry_run))
         self._run.failures.raise_if_any(self.logger)

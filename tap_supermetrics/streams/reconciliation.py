@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_supermetrics.read.sync_run import SyncRun
+    from tap_supermetrics.run.sync_run import SyncRun
 
 
 class ReconciliationStream(Stream):

@@ -10,6 +10,8 @@ renames them, changes their signatures or stops calling them per record.
 - `_generate_record_messages`: the lean record path. The SDK copies and walks every
   record to drop deselected properties, the largest single cost per record; when the
   catalog selects every property there is nothing to drop.
+- `state_manager.is_flushed`: set back when the stream skipped writing its state after a
+  window, so that the SDK's end-of-stream STATE carries it.
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ class HookedStream(SupermetricsStream):
                     version=version,
                     time_extracted=extracted,
                 )
+
+    def mark_state_pending(self) -> None:
+        """The stream's state changed and was not written: the SDK writes it at the end.
+
+        The SDK writes a stream's last STATE only when its state manager says it is not
+        flushed yet; per-window state is written by the stream itself, outside it.
+        """
+        self.state_manager.is_flushed = False
 
     @cached_property
     def _all_properties_selected(self) -> bool:

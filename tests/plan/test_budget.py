@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from supermetrics_emulator import EmulatorServer
+from tap_supermetrics.plan.coverage import read_coverage
 from tests import oracle
 from tests.conftest import TapRun, base_config, run_tap
 
@@ -279,7 +280,14 @@ def test_new_days_load_every_day_while_a_long_due_tier_is_read_in_parts(
         assert usage(run)["rows_received"] <= 100
         assert loaded_range(run)[-1][1] == end  # the new day, every run
         state = run.states()[-1]
-        refreshed.append(state["bookmarks"]["ads"]["coverage"]["refreshed"][A]["30/7"])
+        coverage = read_coverage(
+            state["bookmarks"]["ads"],
+            replication_key="Date",
+            start_date=dt.date(2024, 1, 1),
+            accounts=[],
+            fingerprint={},
+        )
+        refreshed.append(coverage.refreshed[A]["30/7"])
     # Due on 02-17 (7 as-of days after 02-10); read in parts, it counts as run once whole.
     assert refreshed[:6] == ["2024-02-10"] * 6
     assert "2024-02-10" not in refreshed[-3:]

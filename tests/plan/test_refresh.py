@@ -19,7 +19,7 @@ import pytest
 
 from supermetrics_emulator import EmulatorServer
 from tap_supermetrics.core.errors import ConfigError
-from tap_supermetrics.plan.coverage import read_coverage
+from tap_supermetrics.plan.coverage import Coverage, read_coverage
 from tap_supermetrics.read.reads import StreamReads
 from tap_supermetrics.settings.dates import date_range
 from tap_supermetrics.settings.queries import query_definitions
@@ -34,6 +34,13 @@ GOOGLE_ADS = [{"days": 3, "every": 1}, {"days": 30, "every": 7}]
 
 def day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
+
+
+def stored(bookmark: dict[str, Any]) -> Coverage:
+    """A stream's coverage as the tap reads it back from its bookmark."""
+    return read_coverage(
+        bookmark, replication_key="Date", start_date=day("2024-01-01"), accounts=[], fingerprint={}
+    )
 
 
 def query(**settings: Any) -> dict[str, Any]:
@@ -90,7 +97,7 @@ def test_tiers_read_their_days_when_due_counted_in_as_of_days() -> None:
         "2024-01-07..2024-02-07 new days, refresh 3 days every 1, refresh 30 days every 7"
     ]
     assert runs["2024-02-08"] == ["2024-02-04..2024-02-08 new days, refresh 3 days every 1"]
-    state = planning.bookmarks["ads"]["coverage"]["refreshed"]
+    state = stored(planning.bookmarks["ads"]).refreshed
     assert state == {A: {"3/1": "2024-02-09", "30/7": "2024-02-07"}} | {
         B: {"3/1": "2024-02-09", "30/7": "2024-02-07"}
     }
@@ -174,7 +181,7 @@ def test_the_previous_release_reads_a_state_this_release_wrote(tmp_path: Path) -
     planning.run("2024-01-31")
     planning.run("2024-02-07")
     bookmark = planning.bookmarks["ads"]
-    assert bookmark["coverage"]["refreshed"]
+    assert bookmark["coverage"]["refreshed_by"]["all"]
 
     # The previous release's state reader, as it shipped (git show 9b2a2f8:…/coverage.py).
     source = (ROOT / "tests" / "previous_release" / "coverage.py").read_text()
@@ -389,7 +396,11 @@ def test_a_day_loaded_as_yesterday_is_read_again_once_when_final_then_never() ->
         "ads": ["2024-01-01..2024-01-10 first run"]
     }
     coverage = planning.bookmarks["ads"]["coverage"]
-    assert coverage["unsettled"] == {A: "2024-01-10", B: "2024-01-10"}
+    assert coverage["unsettled"] == {"all": "2024-01-10", "except": {}}  # one day for all
+    assert stored(planning.bookmarks["ads"]).unsettled == {
+        A: day("2024-01-10"),
+        B: day("2024-01-10"),
+    }
 
     # A second run the same day: 01-10 is still yesterday, still unsettled.
     assert planning.run("2024-01-10", today="2024-01-11") == {
@@ -399,7 +410,7 @@ def test_a_day_loaded_as_yesterday_is_read_again_once_when_final_then_never() ->
     assert planning.run("2024-01-10", today="2024-01-12") == {
         "ads": ["2024-01-10..2024-01-10 last loaded day"]
     }
-    assert planning.bookmarks["ads"]["coverage"]["unsettled"] == {}
+    assert stored(planning.bookmarks["ads"]).unsettled == {}
     # Every day is final and no tier is due: the past end_date reads nothing, for ever.
     assert planning.run("2024-01-10", today="2024-01-13") == {"ads": []}
     assert planning.run("2024-01-10", today="2025-06-01") == {"ads": []}

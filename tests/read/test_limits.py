@@ -335,6 +335,9 @@ def test_a_licence_wide_refusal_for_a_query_submitted_ahead_names_its_own_stream
     emulator.configure(licence_daily_queries=1)  # the first query is taken, the next refused
     ga = {"name": "ga", "ds_id": "GAWA", "ds_accounts": ["properties/1001"], "fields": GA}
     settings = config(emulator, tmp_path, queries=[config(emulator, tmp_path)["queries"][0], ga])
+    # One slot: ads's one window goes first, ga's first query only once it has ended, while
+    # ads is still being read.
+    settings["max_concurrent_queries"] = 1
 
     run = run_tap(tmp_path, settings)
 

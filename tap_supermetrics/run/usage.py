@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from tap_supermetrics.read.failures import AccountFailure
+from tap_supermetrics.run.failures import AccountFailure
 
 if TYPE_CHECKING:
     import logging
 
     from tap_supermetrics.plan.budget import RowBudget
-    from tap_supermetrics.read.sync_run import SyncRun
+    from tap_supermetrics.run.sync_run import SyncRun
 
 #: The `event` of the line, to find it among the others.
 USAGE_EVENT = "tap_supermetrics_usage"

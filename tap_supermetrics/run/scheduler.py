@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from tap_supermetrics.core.errors import RunWideError
 from tap_supermetrics.plan.budget import Candidate, RowBudget, class_of
-from tap_supermetrics.read.licence_queue import LicenceQueue
+from tap_supermetrics.run.licence_queue import LicenceQueue
 
 if TYPE_CHECKING:
     from tap_supermetrics.api.lifecycle import QueryExecution
