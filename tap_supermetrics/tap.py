@@ -74,6 +74,7 @@ class TapSupermetrics(Tap):
         _ = self.definitions
         if self.config.get("dry_run") and isinstance(self.message_writer, StateFlushingWriter):
             self.message_writer.only_state = True  # a dry run leaves the warehouse alone
+        self._hold_every_streams_bookmark()
         self._run.pool.result_lifetime = float(self.config.get("result_lifetime", 3600))
         self._run.pool.queue.configure(
             int(self.config.get("max_concurrent_queries", DEFAULT_SLOTS)),
@@ -90,6 +91,19 @@ class TapSupermetrics(Tap):
             return check_settings(dict(self.config), known)
         except ConfigError as error:
             raise settings_refused(error) from None
+
+    def _hold_every_streams_bookmark(self) -> None:
+        """Give every stream its bookmark from the start, empty where it has none.
+
+        Each stream's end writes the whole state; a stream that adds its own first empty
+        bookmark makes that STATE differ from the last one only by it, and at 1,000
+        accounts that is 75 KB written for nothing (unchanged ones are not written again).
+        """
+        bookmarks = self.state.setdefault("bookmarks", {})
+        names = [d.name for d in self.definitions]
+        names += [ReconciliationStream.name, CoverageStream.name, QueryRunsStream.name]
+        for name in names:
+            bookmarks.setdefault(name, {})
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -291,8 +291,9 @@ class StreamReads:
             progress = coverage.refreshing.setdefault(account, {})
             for tier, span in self.plan.due.get(account, ()):
                 so_far = (progress.get(tier.key, DaySet()) | read) & span
-                if span - so_far:  # a row budget let only part of it be read: keep what was
-                    progress[tier.key] = so_far
+                if span - so_far:
+                    if self.limits.max_rows_per_run is not None:  # the budget cut it: keep
+                        progress[tier.key] = so_far  # what was read for the next runs
                     continue
                 coverage.refreshed.setdefault(account, {})[tier.key] = self.as_of.isoformat()
                 progress.pop(tier.key, None)

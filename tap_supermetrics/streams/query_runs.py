@@ -45,6 +45,12 @@ class QueryRunsStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         for run in self._run.runs:
             yield run.record()
+        self._flush()  # the last stream: its records go out now, a STATE after them or not
+
+    def _flush(self) -> None:
+        flush = getattr(self._tap.message_writer, "flush", None)
+        if callable(flush):
+            flush()
 
     @override
     def log_sync_costs(self) -> None:
