@@ -2,6 +2,6 @@
 
 `reconcile` says what is compared and how (pure); `reconciler` sends a window's totals
 query beside its data query and compares once the window is in. It implements
-`read.stream_windows.WindowChecks`. `totals` reads a totals query's rows, submitting
+`read.window_checks.WindowChecks`. `totals` reads a totals query's rows, submitting
 it again when its results expired. May import `read` and below.
 """

@@ -5,6 +5,6 @@ A window's path: `reads` plans it (and lists the stream's accounts), the pool
 `splitting` halves it when it fails or is cut, `window_reader` pages through it,
 `window_rows` and `row_memory` let each row out exactly once, `confirmations` asks again
 for accounts the API may have left out, and the window's accounts' coverage moves.
-Checks of loaded windows (`check/`) plug in through `stream_windows.WindowChecks`, so
+Checks of loaded windows (`check/`) plug in through `window_checks.WindowChecks`, so
 this package never imports them. May import `run` and below.
 """

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tap_supermetrics.core.errors import (
     QueryFailedError,
@@ -34,6 +34,7 @@ from tap_supermetrics.read.confirmations import (
 )
 from tap_supermetrics.read.plan_log import log_plan
 from tap_supermetrics.read.splitting import read_isolating_failures
+from tap_supermetrics.read.window_checks import ChecksOfWindows, WindowChecks
 from tap_supermetrics.read.window_rows import WindowRows
 from tap_supermetrics.run.failures import AccountFailure, StreamFailure, WindowFailure
 from tap_supermetrics.run.progress import StreamProgress
@@ -43,51 +44,12 @@ if TYPE_CHECKING:
     import logging
 
     from tap_supermetrics.api.lifecycle import QueryExecution
-    from tap_supermetrics.plan.budget import StreamUsage
     from tap_supermetrics.plan.sizing import RowRates
     from tap_supermetrics.read.executions import ExecutionFactory
     from tap_supermetrics.read.reads import StreamReads
     from tap_supermetrics.read.window_reader import WindowReader
     from tap_supermetrics.run.scheduler import WindowedQueryStream
     from tap_supermetrics.run.sync_run import SyncRun
-
-
-CheckT = TypeVar("CheckT")
-
-
-class WindowChecks(Protocol[CheckT]):
-    """What checks a stream's windows as they load (reconciliation, `check/`).
-
-    `start` begins the check of a planned window (None: not checked); each part that
-    loads is reported to it; `finish` gives the check's records once the window is in,
-    `abandon` drops it when the window does not load.
-    """
-
-    def plan(self, queries: Sequence[PlannedQuery], usage: StreamUsage, *, dry_run: bool) -> None:
-        """Count and describe the checks the plan will cost."""
-        ...
-
-    def start(
-        self, planned: PlannedQuery, submit: Callable[[QueryExecution], None] | None = None
-    ) -> CheckT | None:
-        """Begin checking `planned`; its queries go to `submit` (default: submitted now)."""
-        ...
-
-    def part_loaded(self, check: CheckT, part: PlannedQuery, execution: QueryExecution) -> None:
-        """A part of the checked window loaded."""
-        ...
-
-    def abandon(self, check: CheckT) -> None:
-        """The window did not load."""
-        ...
-
-    def finish(self, check: CheckT) -> list[dict[str, Any]]:
-        """The window loaded: the check's records."""
-        ...
-
-    def summary(self) -> None:
-        """The stream's windows are done."""
-        ...
 
 
 class StreamWindows:
@@ -117,10 +79,7 @@ class StreamWindows:
         self.write_state = write_state
         self.logger = logger
         self.dry_run = dry_run
-        self._reconciler = reconciler
-        self._check: Any = None
-        #: Totals queries submitted with the data queries submitted ahead.
-        self._checks_ahead: dict[PlannedQuery, Any] = {}
+        self.checks = ChecksOfWindows(reconciler)
         self.failed_accounts: set[str] = set()
         #: Set when the stream stopped in this run (its data source's error).
         self.failure: SupermetricsError | None = None
@@ -147,9 +106,7 @@ class StreamWindows:
     def _plan_checks(self, to_send: Sequence[PlannedQuery]) -> None:
         """Count and say what checking the windows may cost: totals, confirmations."""
         usage = self.run.pool.budget.of(self.stream.name)
-        reconciler = self._reconciler()
-        if reconciler is not None and to_send:
-            reconciler.plan(to_send, usage, dry_run=self.dry_run)
+        self.checks.plan(to_send, usage, dry_run=self.dry_run)
         if self.dry_run and self.failure is None:
             last = {account: rows for account, (rows, _) in self._reads().rates_read.items()}
             usage.confirmations = self.empty_accounts.expected(to_send, last)
@@ -211,15 +168,7 @@ class StreamWindows:
         for execution in self.run.pool.drop(self.stream):
             execution.run.error = f"not read: the stream stopped ({error})"
             self.run.runs.append(execution.run)
-        self._abandon_checks_ahead()
-
-    def _abandon_checks_ahead(self) -> None:
-        """Report the totals queries submitted ahead that no window will use."""
-        reconciler = self._reconciler()
-        for check in self._checks_ahead.values():
-            if reconciler is not None:
-                reconciler.abandon(check)
-        self._checks_ahead.clear()
+        self.checks.abandon_ahead()
 
     # Reading ------------------------------------------------------------------------
 
@@ -244,11 +193,9 @@ class StreamWindows:
             self.stream_failed(error)
         if self.run.pool.stopping is not None:
             return
-        self._abandon_checks_ahead()
+        self.checks.abandon_ahead()
         log_deferred(self.logger, self.run.pool.budget, self.stream.name, dry_run=self.dry_run)
-        reconciler = self._reconciler()
-        if reconciler is not None:
-            reconciler.summary()
+        self.checks.summary()
 
     def _read_queries(self, queries: Sequence[PlannedQuery]) -> Iterator[dict[str, Any]]:
         """Read `queries` in order, the next ones queued ahead while one is read."""
@@ -302,18 +249,13 @@ class StreamWindows:
 
     def queued_ahead(self, planned: PlannedQuery, queue: Callable[[QueryExecution], None]) -> None:
         """`planned` was queued ahead: queue its totals query with it, when it reconciles."""
-        reconciler = self._reconciler()
-        if reconciler is None or planned in self._checks_ahead:
-            return
-        check = reconciler.start(planned, queue)
-        if check is not None:
-            self._checks_ahead[planned] = check
+        self.checks.queued_ahead(planned, queue)
 
     def _read_planned(
         self, planned: PlannedQuery, execution: QueryExecution
     ) -> Iterator[dict[str, Any]]:
         """Read one planned query, leaving out accounts that already failed in this run."""
-        ahead = self._checks_ahead.pop(planned, None)
+        taken = planned
         still_failed = [a for a in planned.accounts if a in self.failed_accounts]
         if still_failed:  # do not spend queries on them again
             self.logger.info(
@@ -329,29 +271,20 @@ class StreamWindows:
                 )
                 self.run.runs.append(execution.run)
             if not rest:
-                if ahead is not None:
-                    self._checks_ahead[planned] = ahead  # reported unread at the end
-                return
+                return  # a check begun for it is reported unread at the stream's end
             planned = PlannedQuery(planned.window, rest, planned.reason)
             execution = self.new_execution(planned)
-        reconciler = self._reconciler()
-        check = ahead
-        if check is None and reconciler is not None:
-            check = reconciler.start(planned)
-        self._check = check
+        self.checks.begin(taken, planned)
         try:
             yield from read_isolating_failures(self, planned, execution)
         except BaseException:
-            if reconciler is not None and check is not None:
-                reconciler.abandon(check)
+            self.checks.abandon()
             raise
         finally:
-            self._check = None
             for part in self._confirming:
                 self.run.pool.budget.release(self.stream.name, part)
             self._confirming.clear()
-        if reconciler is not None and check is not None:
-            self.run.reconciliations.extend(reconciler.finish(check))
+        self.run.reconciliations.extend(self.checks.finish())
 
     # What splitting.py needs ------------------------------------------------------
 
@@ -385,10 +318,7 @@ class StreamWindows:
         unsure = self.empty_accounts.to_confirm(planned.accounts, rows)
         sure = tuple(account for account in planned.accounts if account not in unsure)
         loaded = dataclasses.replace(planned, accounts=sure) if unsure else planned
-        if self._check is not None:
-            reconciler = self._reconciler()
-            if reconciler is not None:
-                reconciler.part_loaded(self._check, loaded, execution)
+        self.checks.part_loaded(loaded, execution)
         if rows is None or len(planned.accounts) == 1:
             rows = dict.fromkeys(planned.accounts[:1], execution.rows_read)
         self._reads().loaded(sure, planned.window, rows)
