@@ -9,7 +9,7 @@ take less than the *licence-queue floor*: the wall time of a one-query run of th
 shape (start-up, polling and paging included; the best of two, measured in the same
 benchmark run) +
 (ceil(Q / SLOTS) - 1) x T. Q is counted from the run's `query_runs` records. Three
-scenarios (issue 31), with T = 2 s (`--quick`: smaller, T = 0.5 s):
+scenarios (issue 31), with T = 4 s (`--quick`: smaller, T = 0.5 s):
 
 - (a) a 10-window backfill of one stream (7-day windows, one account);
 - (b) a 900-account daily run in groups of 100 (`max_accounts_per_query` 100): the run

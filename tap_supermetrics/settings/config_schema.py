@@ -233,8 +233,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_rows_per_run",
         th.IntegerType,
         description="Row budget of one run, shared by all its streams (default: none). New "
-        "days and due refreshes come first, then backfill, newest days first; queries that "
-        "would pass the budget are deferred to the next runs. See docs/limits-and-budget.md.",
+        "days and due refreshes come first, then backfill, newest days first; each is cut (by "
+        "days, then accounts) to what is left, the rest read by the next runs. See "
+        "docs/limits-and-budget.md.",
     ),
     th.Property(
         "reconcile",
