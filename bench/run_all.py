@@ -448,6 +448,12 @@ def memory(bench: Bench, runs: dict[str, Program]) -> list[Row]:
 # Figure 3: many queries ---------------------------------------------------------------
 
 
+#: Six one-query streams wait two query times at best: until a query has been timed, the
+#: tap queues ahead only the next stream's first query (its results could otherwise wait
+#: past half their lifetime behind a slow one); then the other four go together.
+MANY_QUERIES_TARGET = 2.3
+
+
 def many_queries(bench: Bench, count: int = 6, run_seconds: float = 3.0) -> list[Row]:
     queries = [{"name": f"q{n}", **SMALL_QUERY} for n in range(count)]
     # The licence's slots are `count` here: a tap that takes the setting is told so.
@@ -466,7 +472,8 @@ def many_queries(bench: Bench, count: int = 6, run_seconds: float = 3.0) -> list
             waited,
             None,
             "<=",
-            1.3,
+            MANY_QUERIES_TARGET,
+            "two query times: 2 queued before one is timed, then the rest",
             output_ok=ok,
         )
     ]
