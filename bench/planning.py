@@ -312,7 +312,7 @@ def record_state(
             account: round(rates[account] * planned.window.days) for account in planned.accounts
         }
         started = time.perf_counter()
-        reads.loaded(planned.accounts, planned.window, rows)
+        reads.loaded_days.window(planned.accounts, planned.window, rows)
         message = state_message(reads.bookmark)
         seconds += time.perf_counter() - started
         sizes.append(len(message))

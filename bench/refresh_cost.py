@@ -103,7 +103,7 @@ def _run(reads: StreamReads, estate: Estate) -> Run:
         assert planned.window is not None
         days = (planned.window.end - planned.window.start).days + 1
         rows += len(planned.accounts) * days * estate.rows_per_day
-        reads.loaded(planned.accounts, planned.window)
+        reads.loaded_days.window(planned.accounts, planned.window)
     reasons = tuple(dict.fromkeys(planned.reason for planned in queries))
     return Run(reads.as_of, len(queries), rows, reasons)
 

@@ -1,36 +1,36 @@
 """One query's life: submit, poll with a growing interval, finish or fail clearly.
 
-Every status has an explicit branch. SCHEDULED/QUEUED/RUNNING keep polling until
-`query_timeout`; SUCCESS hands back the first page; FAILURE and STOPPED fail with the
-API's own error (a `LICENSE_*` code in a FAILURE stops the run: it is the licence's,
-not an account's); PROCESS_EXITED (final in Supermetrics' own CLI) is submitted again
-by the caller like expired results; anything else fails loudly rather than being
-taken for "no rows".
+Pending statuses keep polling until `query_timeout`; SUCCESS hands back the first page;
+what any other status means is `answers.py`'s to say.
 Polls ask for the first page (`offset_start`/`offset_end`), so the poll that sees
 SUCCESS already carries the first rows.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tap_supermetrics.api.answers import (
+    PENDING,
+    log_progress,
+    note,
+    raise_if_ended,
+    status_of,
+    succeeded,
+    utc_now,
+)
 from tap_supermetrics.api.client import STATUS_PATH, SUBMIT_PATH
-from tap_supermetrics.api.licence import licence_refusal, remedy
 from tap_supermetrics.core.errors import (
-    ApiErrorInfo,
-    ProcessExitedError,
     QueryFailedError,
     QueryTimeoutError,
     RunWideError,
     SupermetricsError,
 )
 
-PENDING = frozenset({"SCHEDULED", "QUEUED", "RUNNING"})
 GROWTH = 1.5
 #: Longest a held-open lookup is asked to wait (seconds); the waits double up to it.
 LONGEST_HOLD = 60.0
@@ -117,10 +117,6 @@ class QueryRun:
         return dict(self.__dict__)
 
 
-def _utc_now(timespec: str = "milliseconds") -> str:
-    return dt.datetime.now(tz=dt.UTC).isoformat(timespec=timespec)
-
-
 @dataclass
 class QueryExecution:
     """Runs one query to SUCCESS; `describe` prefixes every message (stream and window)."""
@@ -166,7 +162,7 @@ class QueryExecution:
         if self.gate is not None and gated:
             self.gate.enter(self)
         self.run.attempts += 1
-        self.run.submitted_at = _utc_now()
+        self.run.submitted_at = utc_now()
         self._submitted_clock = self.clock()
         self._refusal = None
         params = {
@@ -184,9 +180,9 @@ class QueryExecution:
             self.run.error = str(refusal)
             self._refusal = refusal
             return
-        self._note(answer)
+        note(self.run, answer)
         schedule_id = answer["meta"].get("schedule_id")
-        if not schedule_id and _status_of(answer) in PENDING:
+        if not schedule_id and status_of(answer) in PENDING:
             msg = f"{self.describe}: the API accepted the query but gave no schedule_id"
             raise QueryFailedError(msg)
         self.run.schedule_id = str(schedule_id) if schedule_id else None
@@ -203,13 +199,13 @@ class QueryExecution:
         """The query's status as last seen (`REFUSED` when its submission was refused)."""
         if self._refusal is not None:
             return "REFUSED"
-        return _status_of(self._answer) if self._answer is not None else ""
+        return status_of(self._answer) if self._answer is not None else ""
 
     def check(self) -> str:
         """Poll once, keep the answer for `wait`, and return the status (never raises it)."""
         answer = self.poll()
         self._answer = answer
-        return _status_of(answer)
+        return status_of(answer)
 
     def wait(self) -> dict[str, Any]:
         """Poll until SUCCESS and return that answer (it holds the first page).
@@ -241,12 +237,14 @@ class QueryExecution:
         # were read): the query is judged on an answer given in this wait.
         polled = False
         while True:
-            status = _status_of(answer)
+            status = status_of(answer)
             if status == "SUCCESS":
-                self._finish(answer)
+                if self.extracted_at is None:
+                    self.extracted_at = utc_now("microseconds")
+                succeeded(self.run, answer, self.describe, self.logger, self.extracted_at)
                 return answer
-            self._raise_if_ended(status, answer)
-            self._log_progress(status, answer["meta"])
+            raise_if_ended(self.run, self.describe, status, answer)
+            log_progress(self.logger, self.describe, status, answer["meta"])
             remaining = deadline - self.clock()
             if remaining <= 0 and not polled:
                 polled = True
@@ -270,24 +268,9 @@ class QueryExecution:
             answer = self.poll()
             polled = True
 
-    def _raise_if_ended(self, status: str, answer: dict[str, Any]) -> None:
-        """Raise for a status that ends the query without a result (or is unknown)."""
-        if status in {"FAILURE", "STOPPED"}:
-            self._fail(status, answer)
-        if status == "PROCESS_EXITED":
-            self._exited(answer)
-        if status not in PENDING:
-            msg = (
-                f"{self.describe}: the API reported status {status!r}, which the tap "
-                f"does not know ({ApiErrorInfo.from_payload(answer)}); stopping rather "
-                "than guessing"
-            )
-            self.run.status = status or None
-            raise QueryFailedError(msg)
-
     def _expected_remaining(self) -> float:
         """Seconds until this query should end, as this run's queries took (0: unknown)."""
-        if self.gate is None or self._answer is None or _status_of(self._answer) not in PENDING:
+        if self.gate is None or self._answer is None or status_of(self._answer) not in PENDING:
             return 0.0
         return self.gate.expected_remaining(self) or 0.0
 
@@ -311,7 +294,7 @@ class QueryExecution:
                 "offset_end": 0,
             }
             try:
-                status = _status_of(self.call_api(SUBMIT_PATH, params))
+                status = status_of(self.call_api(SUBMIT_PATH, params))
             except RunWideError:
                 raise
             except SupermetricsError as error:  # expiry too: the status poll is the judge
@@ -336,103 +319,10 @@ class QueryExecution:
             "offset_end": self.page_size - 1,
         }
         answer = self.call_api(STATUS_PATH, params)
-        self._note(answer)
+        note(self.run, answer)
         return answer
 
     def resubmit(self) -> None:
         """Submit again after the results expired (the caller bounds how often)."""
         self._answer = None
         self.submit()
-
-    def _note(self, answer: dict[str, Any]) -> None:
-        meta = answer["meta"]
-        self.run.request_id = str(meta.get("request_id") or "") or self.run.request_id
-        self.run.status = str(meta.get("status_code") or "") or self.run.status
-
-    def _finish(self, answer: dict[str, Any]) -> None:
-        meta = answer["meta"]
-        result = _object(meta.get("result"))
-        self.run.finished_at = _utc_now()
-        if self.extracted_at is None:
-            self.extracted_at = _utc_now("microseconds")
-        self.run.extracted_at = self.extracted_at
-        self.run.total_rows = _int_or_none(result.get("total_rows"))
-        self.run.run_seconds = _float_or_none(result.get("run_seconds"))
-        self.run.data_sampled = _bool_or_none(result.get("data_sampled"))
-        self.run.cache_used = _bool_or_none(result.get("cache_used"))
-        self.logger.info(
-            "%s: SUCCESS, %s rows (schedule_id %s, %d status polls)",
-            self.describe,
-            self.run.total_rows,
-            self.run.schedule_id,
-            self.run.status_polls,
-        )
-        if self.run.data_sampled:
-            self.logger.warning("%s: Supermetrics says the data is sampled", self.describe)
-
-    def _fail(self, status: str, answer: dict[str, Any]) -> None:
-        self.run.finished_at = _utc_now()
-        info = ApiErrorInfo.from_payload(answer)
-        if (info.code or "").upper().startswith("LICENSE_"):
-            self.run.error = str(info)
-            msg = (
-                f"{self.describe}: query {self.run.schedule_id} ended with FAILURE because "
-                f"the Supermetrics licence refused it ({info}): {remedy(info.code)}; retrying "
-                "in this run would not help"
-            )
-            raise licence_refusal(msg, info)
-        what = "was aborted (STOPPED)" if status == "STOPPED" else "ended with FAILURE"
-        msg = f"{self.describe}: query {self.run.schedule_id} {what}: {info}"
-        self.run.error = str(info)
-        raise QueryFailedError(msg, status=status, info=info)
-
-    def _exited(self, answer: dict[str, Any]) -> None:
-        """PROCESS_EXITED: final for this submission; the caller may submit it again."""
-        self.run.finished_at = _utc_now()
-        info = ApiErrorInfo.from_payload(answer)
-        self.run.error = f"PROCESS_EXITED: {info}"
-        msg = (
-            f"{self.describe}: query {self.run.schedule_id} ended with status PROCESS_EXITED "
-            f"(its process exited without a result; {info})"
-        )
-        raise ProcessExitedError(msg)
-
-    def _log_progress(self, status: str, meta: dict[str, Any]) -> None:
-        progress = _object(meta.get("progress"))
-        workflow = _object(meta.get("workflow"))
-        self.logger.info(
-            "%s: %s, %s/%s sub-queries ready; licence queue: %s scheduled, %s running",
-            self.describe,
-            status,
-            progress.get("queries_ready", "?"),
-            progress.get("queries_total", "?"),
-            workflow.get("tasks_scheduled", "?"),
-            workflow.get("tasks_running", "?"),
-        )
-
-
-def _status_of(answer: dict[str, Any]) -> str:
-    """`meta.status_code`, upper-cased (the documented codes are; tolerate any case)."""
-    return str(answer["meta"].get("status_code") or "").upper()
-
-
-def _object(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _float_or_none(value: object) -> float | None:
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _int_or_none(value: object) -> int | None:
-    number = _float_or_none(value)
-    return int(number) if number is not None and number.is_integer() else None
-
-
-def _bool_or_none(value: object) -> bool | None:
-    return value if isinstance(value, bool) else None

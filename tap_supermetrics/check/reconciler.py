@@ -243,7 +243,7 @@ class StreamReconciler:
             self.mismatches += 1
             units = scope.units_of(key[1])
             day = dt.date.fromisoformat(key[0])
-            again = [unit for unit in units if self.reads().mismatched(unit, day)]
+            again = [unit for unit in units if self.reads().loaded_days.mismatched(unit, day)]
             lists = [] if units == (key[1],) else units
             tail = "; the next run reads it again" if again else "; read again already"
             self._warn("pairs", mismatch_line(self.stream, key, wrong, lists) + tail)

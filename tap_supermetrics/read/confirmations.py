@@ -13,10 +13,17 @@ is taken at its word in the run's later windows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tap_supermetrics.plan.planner import ALL_ACCOUNTS, PlannedQuery
+
+if TYPE_CHECKING:
+    from tap_supermetrics.api.lifecycle import QueryExecution
+    from tap_supermetrics.plan.budget import RowBudget
+    from tap_supermetrics.plan.sizing import RowRates
 
 #: The query setting that lets the API leave accounts out.
 EXCLUDE_INVALID = "exclude_invalid_accounts"
@@ -69,3 +76,72 @@ class EmptyAccounts:
             account for query in queries if len(query.accounts) > 1 for account in query.accounts
         }
         return sum(1 for account in together if last_rows.get(account) == 0)
+
+
+@dataclass
+class Confirmations:
+    """One stream's confirmation queries in this run: admitted, submitted, then released."""
+
+    stream: str
+    empty: EmptyAccounts
+    budget: RowBudget
+    logger: logging.Logger
+    new_execution: Callable[[PlannedQuery], QueryExecution]
+    describe: Callable[[PlannedQuery], str]
+    rates: Callable[[], RowRates]
+    #: The confirmations of the window being read: the budget holds their rows until then.
+    _reading: list[PlannedQuery] = field(default_factory=list)
+
+    def plan(
+        self, to_send: Sequence[PlannedQuery], rates_read: Mapping[str, tuple[int, int]]
+    ) -> None:
+        """Dry run: count and say the confirmations the plan is likely to send.
+
+        `rates_read`: per account, the rows and days of its last complete read.
+        """
+        usage = self.budget.of(self.stream)
+        last_rows = {account: rows for account, (rows, _) in rates_read.items()}
+        usage.confirmations = self.empty.expected(to_send, last_rows)
+        if usage.confirmations:
+            self.logger.info(
+                "Dry run: stream %r: plus up to %d %s queries (%s set; accounts whose last "
+                "read returned no rows)",
+                self.stream,
+                usage.confirmations,
+                CONFIRM_EMPTY,
+                EXCLUDE_INVALID,
+            )
+
+    def submit(
+        self, account: str, planned: PlannedQuery, execution: QueryExecution
+    ) -> tuple[PlannedQuery, QueryExecution] | None:
+        """Submit the query that confirms `account` alone for `planned`'s window.
+
+        None: the row budget has no room for it, and the account's days stay missing.
+        """
+        part = PlannedQuery(planned.window, (account,), CONFIRM_EMPTY)
+        if self.budget.admit(self.stream, part, self.rates()) is None:
+            self.logger.info(
+                "%s: no room in max_rows_per_run to confirm that the API did not leave it out; "
+                "its days stay missing",
+                self.describe(part),
+            )
+            return None
+        self._reading.append(part)
+        self.logger.info(
+            "%s: no rows while the window's other accounts have some, with %s set: reading it "
+            "alone without the setting, in case the API left it out",
+            self.describe(part),
+            EXCLUDE_INVALID,
+        )
+        confirm = self.new_execution(part)
+        confirm.extracted_at = execution.extracted_at  # one stamp per window read
+        confirm.submit()
+        self.budget.of(self.stream).confirmations += 1
+        return part, confirm
+
+    def window_done(self) -> None:
+        """The window's reading ended: the budget no longer holds its confirmations' rows."""
+        for part in self._reading:
+            self.budget.release(self.stream, part)
+        self._reading.clear()

@@ -3,7 +3,8 @@
 The glue between the pure planner and a stream: it resolves the accounts (a
 `/query/accounts` request for `list.all_accounts` and filters), reads the coverage out
 of the stream's bookmark, asks `planner.py` what to read, logs why, and writes the
-coverage back into the bookmark after every window whose rows were all emitted.
+coverage back into the bookmark after every window whose rows were all emitted
+(`loaded_days.py`).
 
 Two edges it owns:
 - Days after yesterday (UTC) are not complete (or have not happened): they may be read
@@ -20,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from functools import cached_property
 from typing import Any
 
@@ -28,7 +29,7 @@ from tap_supermetrics.core.accounts import ListAccounts, account_keys, request_v
 from tap_supermetrics.core.errors import SupermetricsError
 from tap_supermetrics.core.limits import Limits
 from tap_supermetrics.core.windows import DateWindow
-from tap_supermetrics.plan.coverage import ONE_DAY, DaySet, bookmark_day, read_coverage
+from tap_supermetrics.plan.coverage import ONE_DAY, DaySet, read_coverage
 from tap_supermetrics.plan.planner import (
     ALL_ACCOUNTS,
     MISMATCH,
@@ -42,6 +43,7 @@ from tap_supermetrics.plan.planner import (
     upgrade_fingerprint,
 )
 from tap_supermetrics.plan.sizing import RowRates
+from tap_supermetrics.read.loaded_days import LoadedDays
 from tap_supermetrics.settings.dates import DateRange
 from tap_supermetrics.settings.queries import QueryDefinition
 
@@ -87,9 +89,6 @@ class StreamReads:
         self.limits = Limits.from_config(settings)
         #: The as-of day refresh tiers count in: the earlier of end_date and yesterday.
         self.as_of = min(configured.end, self.last_complete_day)
-        #: The days each account loaded in this run (refresh tiers and re-reads are done
-        #: once theirs are all in).
-        self._read_now: dict[str, DaySet] = {}
         self.bookmark = bookmark
         self._list_accounts = list_accounts
         self.logger = logger
@@ -238,105 +237,18 @@ class StreamReads:
         """Whether a query reads only some of the stream's accounts."""
         return set(planned.accounts) != set(self.keys)
 
-    def loaded(
-        self,
-        accounts: Iterable[str],
-        window: DateWindow | None,
-        rows: Mapping[str, int] | None = None,
-    ) -> None:
-        """Record that all rows of `window` were emitted for `accounts` (`rows` of each)."""
-        if window is None or self.definition.date_field is None:
-            return
-        accounts = tuple(accounts)
-        if rows is not None:
-            for account in accounts:
-                self.plan.coverage.rows_read[account] = (rows.get(account, 0), window.days)
-        mismatched = self.plan.coverage.mismatched
-        for account in accounts:  # read again: a mismatch is re-read once
-            if account in mismatched:
-                mismatched[account] = mismatched[account] - DaySet.of(window.start, window.end)
-        complete = DaySet.of(window.start, min(window.end, self.last_complete_day))
-        if complete:
-            self.plan.coverage.add(accounts, complete)
-        else:
-            for account in accounts:  # read this run: no longer failed, nothing complete yet
-                self.plan.coverage.failed.pop(account, None)
-        for account in accounts:
-            self._read_now[account] = self._read_now.get(account, DaySet()) | complete
-        self._note_unsettled(accounts, complete)
-        self._note_refreshes(accounts)
-        self._write_back()
-
-    def _note_unsettled(self, accounts: Iterable[str], complete: DaySet) -> None:
-        """Yesterday loaded is unsettled until read again once final; a final read settles it.
-
-        The last complete day may still have been running in the account's time zone
-        (and its currency conversion used a rate not yet the closing one): it is read
-        again by the first run after it, and then no more, so a past `end_date` whose days
-        are all final reads nothing.
-        """
-        unsettled = self.plan.coverage.unsettled
-        for account in accounts:
-            day = unsettled.get(account)
-            if day is not None and day in complete and day < self.last_complete_day:
-                del unsettled[account]
-            if self.last_complete_day in complete:
-                unsettled[account] = self.last_complete_day
-
-    def _note_refreshes(self, accounts: Iterable[str]) -> None:
-        """Record the refresh tiers and re-reads whose days are now all read in this run."""
-        coverage = self.plan.coverage
-        for account in accounts:
-            read = self._read_now[account]
-            progress = coverage.refreshing.setdefault(account, {})
-            for tier, span in self.plan.due.get(account, ()):
-                so_far = (progress.get(tier.key, DaySet()) | read) & span
-                if span - so_far:
-                    if self.limits.max_rows_per_run is not None:  # the budget cut it: keep
-                        progress[tier.key] = so_far  # what was read for the next runs
-                    continue
-                coverage.refreshed.setdefault(account, {})[tier.key] = self.as_of.isoformat()
-                progress.pop(tier.key, None)
-        for item in self.plan.rereads:
-            if item.digest in coverage.rereads or item.digest.startswith(MISMATCH_PREFIX):
-                continue
-            wanted = item.days & self.wanted
-            done = all(
-                not (wanted - self._read_now.get(account, DaySet()))
-                for account in self.keys
-                if item.covers(account)
-            )
-            if done:
-                coverage.rereads.append(item.digest)
-
-    def mismatched(self, account: str, day: dt.date) -> bool:
-        """Record a (day, account) whose totals did not reconcile; False: not again.
-
-        The next run reads it again, once: a day this run re-read for a mismatch is
-        not queued a second time (its rows are what Supermetrics returned, twice).
-        """
-        if day in self.mismatch_rereads.get(account, DaySet()):
-            return False
-        coverage = self.plan.coverage
-        coverage.mismatched[account] = coverage.mismatched.get(account, DaySet()) | DaySet.of(
-            day, day
+    @cached_property
+    def loaded_days(self) -> LoadedDays:
+        """Where this run's finished windows, failures and mismatches are recorded."""
+        return LoadedDays(
+            plan=self.plan,
+            keys=self.keys,
+            wanted=self.wanted,
+            bookmark=self.bookmark,
+            date_field=self.definition.date_field,
+            start_date=self.configured.start,
+            last_complete_day=self.last_complete_day,
+            as_of=self.as_of,
+            budgeted=self.limits.max_rows_per_run is not None,
+            mismatch_rereads=self.mismatch_rereads,
         )
-        self._write_back()
-        return True
-
-    def failed(self, accounts: Iterable[str], code: str) -> None:
-        """Record accounts that failed: their coverage stays, the next run reads them."""
-        if self.definition.date_field is None:
-            return
-        for account in accounts:
-            self.plan.coverage.failed[account] = code
-        self._write_back()
-
-    def _write_back(self) -> None:
-        self.bookmark["replication_key"] = self.definition.date_field
-        self.bookmark["coverage"] = self.plan.coverage.to_json()
-        day = bookmark_day(self.plan.coverage, self.keys, self.configured.start)
-        if day is None:
-            self.bookmark.pop("replication_key_value", None)
-        else:
-            self.bookmark["replication_key_value"] = day

@@ -26,17 +26,13 @@ from tap_supermetrics.core.errors import (
     WindowRefusedError,
 )
 from tap_supermetrics.plan.planner import PlannedQuery
-from tap_supermetrics.read.confirmations import (
-    CONFIRM_EMPTY,
-    EXCLUDE_INVALID,
-    EmptyAccounts,
-    excludes_invalid,
-)
+from tap_supermetrics.read.confirmations import Confirmations, EmptyAccounts, excludes_invalid
+from tap_supermetrics.read.failed_accounts import FailedAccounts
 from tap_supermetrics.read.plan_log import log_plan
 from tap_supermetrics.read.splitting import read_isolating_failures
 from tap_supermetrics.read.window_checks import ChecksOfWindows, WindowChecks
 from tap_supermetrics.read.window_rows import WindowRows
-from tap_supermetrics.run.failures import AccountFailure, StreamFailure, WindowFailure
+from tap_supermetrics.run.failures import StreamFailure, WindowFailure
 from tap_supermetrics.run.progress import StreamProgress
 from tap_supermetrics.run.usage import log_deferred
 
@@ -80,14 +76,12 @@ class StreamWindows:
         self.logger = logger
         self.dry_run = dry_run
         self.checks = ChecksOfWindows(reconciler)
-        self.failed_accounts: set[str] = set()
+        self.failed_accounts = FailedAccounts(stream.name, run, logger, self.describe)
         #: Set when the stream stopped in this run (its data source's error).
         self.failure: SupermetricsError | None = None
         self._plan_logged = False
         self._checks_planned = False
-        #: Accounts confirmed on their own in this run, and the confirmations being read.
-        self._empty_accounts: EmptyAccounts | None = None
-        self._confirming: list[PlannedQuery] = []
+        self._confirmations: Confirmations | None = None
 
     # Planning -----------------------------------------------------------------------
 
@@ -108,17 +102,7 @@ class StreamWindows:
         usage = self.run.pool.budget.of(self.stream.name)
         self.checks.plan(to_send, usage, dry_run=self.dry_run)
         if self.dry_run and self.failure is None:
-            last = {account: rows for account, (rows, _) in self._reads().rates_read.items()}
-            usage.confirmations = self.empty_accounts.expected(to_send, last)
-            if usage.confirmations:
-                self.logger.info(
-                    "Dry run: stream %r: plus up to %d %s queries (%s set; accounts whose last "
-                    "read returned no rows)",
-                    self.stream.name,
-                    usage.confirmations,
-                    CONFIRM_EMPTY,
-                    EXCLUDE_INVALID,
-                )
+            self.confirmations.plan(to_send, self._reads().rates_read)
 
     def plan_candidates(self) -> list[PlannedQuery]:
         """Every query of the plan, logged once (also in a dry run).
@@ -144,12 +128,20 @@ class StreamWindows:
         return list(queries)
 
     @property
-    def empty_accounts(self) -> EmptyAccounts:
+    def confirmations(self) -> Confirmations:
         """The stream's empty accounts to confirm (`exclude_invalid_accounts`)."""
-        if self._empty_accounts is None:
+        if self._confirmations is None:
             enabled = excludes_invalid(self._reads().definition.pass_through)
-            self._empty_accounts = EmptyAccounts(enabled)
-        return self._empty_accounts
+            self._confirmations = Confirmations(
+                self.stream.name,
+                EmptyAccounts(enabled),
+                self.run.pool.budget,
+                self.logger,
+                self.new_execution,
+                self.describe,
+                self.rates,
+            )
+        return self._confirmations
 
     def rates(self) -> RowRates:
         """Rows per day per account, from the reads so far (this run's included)."""
@@ -175,17 +167,17 @@ class StreamWindows:
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record of this run's windows, in plan order."""
         self.run.pool.start()
-        if self._run_stops():
+        if self.run.pool.stops(self.stream.name):
             return
         queries = self.planned_queries()
-        if self.failure is not None or self._run_stops():
+        if self.failure is not None or self.run.pool.stops(self.stream.name):
             return
         if not queries and not self.dry_run:
             self.logger.info("Stream %r is up to date: no days to read", self.stream.name)
         try:
             yield from self._read_queries(queries)
         except RunStopping:  # for another stream's query: it raises the answer itself
-            self._run_stops()
+            self.run.pool.stops(self.stream.name)
             return
         except RunWideError:
             raise
@@ -203,7 +195,7 @@ class StreamWindows:
         progress = StreamProgress(self.stream.name, len(queries), self.logger)
         for planned in queries:
             taken = pool.take(self.stream, planned)
-            if self._run_stops():
+            if self.run.pool.stops(self.stream.name):
                 return
             if taken is None:  # deferred by the row budget
                 continue
@@ -212,25 +204,10 @@ class StreamWindows:
                 yield from self._read_refusable(part, execution)
             finally:
                 pool.budget.release(self.stream.name, part)
-            if self._run_stops():
+            if self.run.pool.stops(self.stream.name):
                 return
             rows = pool.budget.of(self.stream.name).rows_received
             progress.window_done(str(part.window or "as configured"), rows, pool.queue.counts())
-
-    def _run_stops(self) -> bool:
-        """Whether an answer about the key or the licence stops the run.
-
-        When it came for this stream's query, it is raised here; when it came for another
-        stream's, this stream ends where it is (its loaded windows keep their coverage)
-        and the error is raised by the stream it is about.
-        """
-        stopping = self.run.pool.stopping
-        if stopping is None:
-            return False
-        stream, error = stopping
-        if stream == self.stream.name:
-            raise error
-        return True
 
     def _read_refusable(
         self, planned: PlannedQuery, execution: QueryExecution
@@ -256,24 +233,11 @@ class StreamWindows:
     ) -> Iterator[dict[str, Any]]:
         """Read one planned query, leaving out accounts that already failed in this run."""
         taken = planned
-        still_failed = [a for a in planned.accounts if a in self.failed_accounts]
-        if still_failed:  # do not spend queries on them again
-            self.logger.info(
-                "%s: skipping %s, which failed earlier in this run",
-                self.describe(planned),
-                ", ".join(still_failed),
-            )
-            rest = tuple(a for a in planned.accounts if a not in self.failed_accounts)
-            if execution.schedule_id:  # submitted ahead: say in query_runs why it is unread
-                execution.run.error = (
-                    f"not read: {', '.join(still_failed)} failed earlier in this run; "
-                    + ("the window was submitted again without them" if rest else "nothing left")
-                )
-                self.run.runs.append(execution.run)
-            if not rest:
+        if self.failed_accounts.any_in(planned):  # do not spend queries on them again
+            rest = self.failed_accounts.left_out(planned, execution)
+            if rest is None:
                 return  # a check begun for it is reported unread at the stream's end
-            planned = PlannedQuery(planned.window, rest, planned.reason)
-            execution = self.new_execution(planned)
+            planned, execution = rest, self.new_execution(rest)
         self.checks.begin(taken, planned)
         try:
             yield from read_isolating_failures(self, planned, execution)
@@ -281,9 +245,7 @@ class StreamWindows:
             self.checks.abandon()
             raise
         finally:
-            for part in self._confirming:
-                self.run.pool.budget.release(self.stream.name, part)
-            self._confirming.clear()
+            self.confirmations.window_done()
         self.run.reconciliations.extend(self.checks.finish())
 
     # What splitting.py needs ------------------------------------------------------
@@ -315,57 +277,24 @@ class StreamWindows:
         own query for the window is returned, to be read next.
         """
         rows = execution.rows_by_account
-        unsure = self.empty_accounts.to_confirm(planned.accounts, rows)
+        unsure = self.confirmations.empty.to_confirm(planned.accounts, rows)
         sure = tuple(account for account in planned.accounts if account not in unsure)
         loaded = dataclasses.replace(planned, accounts=sure) if unsure else planned
         self.checks.part_loaded(loaded, execution)
         if rows is None or len(planned.accounts) == 1:
             rows = dict.fromkeys(planned.accounts[:1], execution.rows_read)
-        self._reads().loaded(sure, planned.window, rows)
+        self._reads().loaded_days.window(sure, planned.window, rows)
         self.write_state()
         return [
             part
             for account in unsure
-            if (part := self._confirmation(account, planned, execution)) is not None
+            if (part := self.confirmations.submit(account, planned, execution)) is not None
         ]
-
-    def _confirmation(
-        self, account: str, planned: PlannedQuery, execution: QueryExecution
-    ) -> tuple[PlannedQuery, QueryExecution] | None:
-        """Submit the query that confirms `account` alone for `planned`'s window."""
-        part = PlannedQuery(planned.window, (account,), CONFIRM_EMPTY)
-        budget = self.run.pool.budget
-        if budget.admit(self.stream.name, part, self.rates()) is None:
-            self.logger.info(
-                "%s: no room in max_rows_per_run to confirm that the API did not leave it out; "
-                "its days stay missing",
-                self.describe(part),
-            )
-            return None
-        self._confirming.append(part)
-        self.logger.info(
-            "%s: no rows while the window's other accounts have some, with %s set: reading it "
-            "alone without the setting, in case the API left it out",
-            self.describe(part),
-            EXCLUDE_INVALID,
-        )
-        confirm = self.new_execution(part)
-        confirm.extracted_at = execution.extracted_at  # one stamp per window read
-        confirm.submit()
-        budget.of(self.stream.name).confirmations += 1
-        return part, confirm
 
     def accounts_failed(
         self, accounts: Sequence[str], planned: PlannedQuery, error: QueryFailedError
     ) -> None:
         """Report accounts that failed alone; their coverage stays where it was."""
-        code = error.info.code or "FAILURE"
-        what = str(error).partition(": ")[2] or str(error.info)
-        window = str(planned.window or "as configured")
-        for account in accounts:
-            self.failed_accounts.add(account)
-            failure = AccountFailure(self.stream.name, account, window, what)
-            self.run.failures.add(failure)
-            self.logger.error("%s; its days stay unloaded, the run goes on", failure)
-        self._reads().failed(accounts, code)
+        code = self.failed_accounts.report(accounts, planned, error)
+        self._reads().loaded_days.failed(accounts, code)
         self.write_state()

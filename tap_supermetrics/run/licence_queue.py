@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tap_supermetrics.api.lifecycle import PENDING
+from tap_supermetrics.api.answers import PENDING
 from tap_supermetrics.core.errors import RunStopping, RunWideError, SupermetricsError
 
 if TYPE_CHECKING:

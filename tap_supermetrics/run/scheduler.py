@@ -111,6 +111,20 @@ class QueryPool:
         """An answer about the key or the licence, and the stream whose query it came for."""
         return self._stopping or self.queue.stopping
 
+    def stops(self, stream: str) -> bool:
+        """Whether an answer about the key or the licence stops the run, as `stream` sees it.
+
+        When it came for `stream`'s query, it is raised here; when it came for another
+        stream's, `stream` ends where it is (its loaded windows keep their coverage) and
+        the error is raised by the stream it is about.
+        """
+        if self.stopping is None:
+            return False
+        about, error = self.stopping
+        if about == stream:
+            raise error
+        return True
+
     def register(self, stream: WindowedQueryStream) -> None:
         """Add a stream, in sync order."""
         self._streams.append(stream)

@@ -78,7 +78,7 @@ class Planning:
             read[definition.name] = []
             for planned in reads.plan.queries:
                 read[definition.name].append(f"{planned.window} {planned.reason}")
-                reads.loaded(planned.accounts, planned.window)
+                reads.loaded_days.window(planned.accounts, planned.window)
         return read
 
 
