@@ -27,6 +27,7 @@ from tap_supermetrics.api.client import STATUS_PATH, SUBMIT_PATH
 from tap_supermetrics.core.errors import (
     QueryFailedError,
     QueryTimeoutError,
+    ResubmitError,
     RunWideError,
     SupermetricsError,
 )
@@ -326,3 +327,15 @@ class QueryExecution:
         """Submit again after the results expired (the caller bounds how often)."""
         self._answer = None
         self.submit()
+
+    def give_up_if_lost_too_often(
+        self, lost: ResubmitError, max_resubmits: int, describe: str
+    ) -> None:
+        """Raise `lost`, counted, once the results were lost more than `max_resubmits` times."""
+        if self.run.attempts > max_resubmits:
+            self.run.error = str(lost)
+            msg = (
+                f"{describe}: {lost.what} {self.run.attempts} times "
+                f"(max_resubmits={max_resubmits}); last: {lost}"
+            )
+            raise type(lost)(msg) from None

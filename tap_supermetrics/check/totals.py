@@ -50,13 +50,7 @@ class TotalsReader:
             try:
                 return self._rows(execution)
             except ResubmitError as lost:
-                if execution.run.attempts > self.max_resubmits:
-                    execution.run.error = str(lost)
-                    msg = (
-                        f"{execution.describe}: {lost.what} {execution.run.attempts} times "
-                        f"(max_resubmits={self.max_resubmits}); last: {lost}"
-                    )
-                    raise type(lost)(msg) from None
+                execution.give_up_if_lost_too_often(lost, self.max_resubmits, execution.describe)
                 self.logger.warning(
                     "%s: %s (%s); submitting it again", execution.describe, lost.what, lost
                 )

@@ -185,13 +185,7 @@ class WindowReader:
                 yield from self._emit(execution, answer, rows)
                 break
             except ResubmitError as lost:
-                if execution.run.attempts > self.max_resubmits:
-                    execution.run.error = str(lost)
-                    msg = (
-                        f"{describe}: {lost.what} {execution.run.attempts} times "
-                        f"(max_resubmits={self.max_resubmits}); last: {lost}"
-                    )
-                    raise type(lost)(msg) from None
+                execution.give_up_if_lost_too_often(lost, self.max_resubmits, describe)
                 self.stream.logger.warning(
                     "%s: %s (%s); submitting the query again and re-reading the window "
                     "from its first row (rows already emitted are not repeated)",
